@@ -1,0 +1,57 @@
+"""tapeflow: TensorFlow 2's tensor API and Keras 3 on NumPy.
+
+``import tapeflow as tf`` gives TensorFlow's eager API (tensors, Variables, ops, GradientTape);
+``from tapeflow import keras`` gives Keras 3. ``keras`` and ``data`` load on first use so that
+``import tapeflow`` stays fast.
+
+>>> import tapeflow as tf
+>>> x = tf.Variable(3.0)
+>>> with tf.GradientTape() as tape:
+...     y = x * x
+>>> float(tape.gradient(y, x))
+6.0
+"""
+
+import importlib as _importlib
+
+from tapeflow import dtypes, errors, linalg, math, nest, nn  # noqa: F401
+from tapeflow import ops as _ops  # noqa: F401  (binds the Tensor operators)
+from tapeflow.framework.dtypes import (  # noqa: F401
+    DType, as_dtype, bool, complex64, complex128, double, float16, float32, float64, half, int8,
+    int16, int32, int64, string, uint8, uint16, uint32, uint64,
+)
+from tapeflow.framework.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa
+from tapeflow.framework.tensor import Tensor, TensorShape, constant, convert_to_tensor  # noqa
+from tapeflow.framework.tensor import is_tensor  # noqa: F401
+from tapeflow.framework.variable import Variable  # noqa: F401
+from tapeflow.ops.array_ops import (  # noqa: F401
+    concat, expand_dims, eye, fill, gather, identity, linspace, one_hot, ones, pad, range, rank,
+    reshape, shape, size, split, squeeze, stack, tile, transpose, unstack, zeros,
+)
+from tapeflow.ops.linalg_ops import matmul  # noqa: F401
+from tapeflow.ops.math_ops import (  # noqa: F401
+    abs, add, cast, clip_by_value, cos, divide, equal, exp, floor, greater, greater_equal, less,
+    less_equal, logical_and, logical_not, logical_or, maximum, minimum, multiply, negative,
+    not_equal, ones_like, pow, round, sigmoid, sign, sin, sqrt, square, stop_gradient, subtract,
+    tan, tanh, truediv, where, zeros_like,
+)
+from tapeflow.ops.reduction_ops import (  # noqa: F401
+    argmax, argmin, broadcast_to, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
+    reduce_mean, reduce_min, reduce_prod, reduce_std, reduce_sum, reduce_variance,
+)
+
+__version__ = "0.1.0"
+newaxis = None
+
+_LAZY = {"keras": "tapeflow.keras", "data": "tapeflow.data", "random": "tapeflow.random",
+         "debugging": "tapeflow.debugging", "teach": "tapeflow.teach"}
+
+
+def __getattr__(name):
+    # keras and data are imported on first use: they are most of the package and most scripts
+    # that only need tensors should not pay for them at import.
+    if name in _LAZY:
+        mod = _importlib.import_module(_LAZY[name])
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'tapeflow' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Autodiff core: dtypes, tensors, variables, the op registry and the gradient tape."""

@@ -1,0 +1,351 @@
+"""``GradientTape``: records ops on watched tensors and runs them backwards.
+
+The tape is a list of ``OpRecord``s in execution order, so the backward pass is a reverse walk with
+no graph search. Gradient functions use tapeflow ops; an outer tape that watches the same tensors
+records them, which gives higher-order gradients from nested tapes.
+"""
+
+import enum
+import functools
+import inspect
+
+from tapeflow.framework import nest
+from tapeflow.framework import registry as _reg
+from tapeflow.framework import tensor as _tensor
+from tapeflow.framework import variable as _var
+from tapeflow.framework.tensor import Tensor, _TensorLike
+
+__all__ = ["GradientTape", "UnconnectedGradients", "custom_gradient", "unbroadcast"]
+
+
+class UnconnectedGradients(enum.Enum):
+    """What ``GradientTape.gradient`` returns for a source the target does not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def unbroadcast(g, shape):
+    """Sums ``g`` over the axes that broadcasting added or stretched so it has ``shape``."""
+    gshape = g._value.shape
+    if gshape == shape:
+        return g
+    ops = _tensor._ops
+    lead = len(gshape) - len(shape)
+    axes = list(range(lead)) + [lead + i for i, d in enumerate(shape) if d == 1 and
+                                gshape[lead + i] != 1]
+    if axes:
+        g = ops.reduce_sum(g, axis=axes, keepdims=False)
+    if g._value.shape != shape:
+        g = ops.reshape(g, shape)
+    return g
+
+
+class GradientTape:
+    """Records operations for automatic differentiation (``tf.GradientTape``).
+
+    Args:
+      persistent: allow more than one ``gradient`` call on this tape.
+      watch_accessed_variables: watch trainable variables read inside the block automatically.
+
+    >>> import tapeflow as tf
+    >>> x = tf.constant(3.0)
+    >>> with tf.GradientTape() as outer:
+    ...     outer.watch(x)
+    ...     with tf.GradientTape() as inner:
+    ...         inner.watch(x)
+    ...         y = x * x * x
+    ...     dy = inner.gradient(y, x)
+    >>> float(dy), float(outer.gradient(dy, x))
+    (27.0, 18.0)
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._persistent = persistent
+        self._watch_accessed = watch_accessed_variables
+        self._records = []
+        self._watched = {}
+        self._recording = False
+        self._used = False
+        self._accessed = {}
+
+    def __enter__(self):
+        self._recording = True
+        _reg._TAPES.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        self._recording = False
+        if self in _reg._TAPES:
+            _reg._TAPES.remove(self)
+        return False
+
+    def watch(self, tensor):
+        """Ensures ``tensor`` (or each tensor in a nested structure) is traced by this tape."""
+        for t in nest.flatten(tensor):
+            if not isinstance(t, _TensorLike):
+                raise ValueError(f"GradientTape.watch: expected a Tensor or Variable, got "
+                                 f"{type(t).__name__}.")
+            if _reg.watchable(t):
+                self._watched[id(t)] = t
+                if isinstance(t, _var.Variable):
+                    self._accessed[id(t)] = t
+
+    def _variable_accessed(self, v):
+        if self._watch_accessed and v._trainable and v._value.dtype.kind in "fc":
+            self._watched[id(v)] = v
+        if id(v) in self._watched:
+            self._accessed[id(v)] = v
+
+    def watched_variables(self):
+        """The variables this tape has watched, in the order first accessed."""
+        return tuple(self._accessed.values())
+
+    def stop_recording(self):
+        """A context manager that pauses recording on this tape."""
+        return _Paused(self)
+
+    def reset(self):
+        """Forgets everything recorded so far (the tape stays active inside its block)."""
+        self._records = []
+        self._watched = {}
+        self._accessed = {}
+
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """Returns d(sum of target) / d(source) for each source, in the structure of ``sources``.
+
+        Args:
+          target: a Tensor or nested structure of Tensors; non-scalar targets are summed.
+          sources: a Tensor/Variable or nested structure (list, dict) of them.
+          output_gradients: upstream gradients for the targets (default: ones).
+          unconnected_gradients: ``UnconnectedGradients.NONE`` (return None) or ``ZERO``.
+        Raises:
+          RuntimeError: on a second call to a non-persistent tape.
+        """
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set "
+                               "of gradients (or jacobians)")
+        flat_sources = nest.flatten(sources)
+        flat_targets = nest.flatten(target)
+        flat_og = [None] * len(flat_targets) if output_gradients is None else \
+            nest.flatten(output_gradients)
+        if len(flat_og) != len(flat_targets):
+            raise ValueError(f"GradientTape.gradient: got {len(flat_og)} output_gradients for "
+                             f"{len(flat_targets)} targets.")
+        for s in flat_sources:
+            if not isinstance(s, _TensorLike):
+                raise ValueError(f"GradientTape.gradient: sources must be Tensors or Variables, "
+                                 f"got {type(s).__name__}.")
+        grads = self._backward(flat_targets, flat_og)
+        if not self._persistent:
+            self._used = True
+            self._records = []
+        unconnected = UnconnectedGradients(unconnected_gradients)
+        out = []
+        ops = _tensor._ops
+        for s in flat_sources:
+            g = grads.get(id(s)) if _reg.watchable(s) else None
+            if g is None and unconnected is UnconnectedGradients.ZERO:
+                g = ops.zeros_like(s)
+            out.append(g)
+        return nest.pack_sequence_as(sources, out)
+
+    def _backward(self, targets, output_grads):
+        ops = _tensor._ops
+        grads = {}
+        for t, og in zip(targets, output_grads):
+            if not isinstance(t, _TensorLike) or not _reg.watchable(t):
+                continue
+            if og is None:
+                g = ops.ones_like(t)
+            else:
+                g = _tensor.convert_to_tensor(og, dtype=t.dtype)
+            prev = grads.get(id(t))
+            grads[id(t)] = g if prev is None else prev + g
+        was_recording = self._recording
+        self._recording = False
+        try:
+            for rec in reversed(self._records):
+                dys = [grads.get(id(o)) for o in rec.outputs]
+                if all(d is None for d in dys):
+                    continue
+                dys = [ops.zeros_like(o) if d is None else d for o, d in zip(rec.outputs, dys)]
+                in_grads = rec.opdef.grad(rec, *dys)
+                if len(in_grads) != len(rec.inputs):
+                    raise AssertionError(f"gradient of {rec.opdef.name} returned "
+                                         f"{len(in_grads)} values for {len(rec.inputs)} inputs")
+                for inp, g in zip(rec.inputs, in_grads):
+                    if g is None or inp._value.dtype.kind not in "fc":
+                        continue
+                    if type(g) is not Tensor:
+                        g = _tensor.convert_to_tensor(g)
+                    g = unbroadcast(g, inp._value.shape)
+                    if g._value.dtype != inp._value.dtype:
+                        g = ops.cast(g, inp.dtype)
+                    key = id(inp)
+                    prev = grads.get(key)
+                    grads[key] = g if prev is None else prev + g
+        finally:
+            self._recording = was_recording
+        return grads
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """Returns d target[i...] / d source[j...] with shape target.shape + source.shape."""
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set "
+                               "of gradients (or jacobians)")
+        ops = _tensor._ops
+        flat_sources = nest.flatten(sources)
+        n = int(target._value.size)
+        rows = [[] for _ in flat_sources]
+        base = ops.zeros_like(target)
+        for i in range(n):
+            onehot = _tensor.constant(base._value.reshape(-1).copy())
+            onehot._value[i] = 1
+            grads = self._backward([target], [ops.reshape(onehot, target._value.shape)])
+            for k, s in enumerate(flat_sources):
+                g = grads.get(id(s))
+                if g is None:
+                    g = ops.zeros_like(s)
+                rows[k].append(g)
+        if not self._persistent:
+            self._used = True
+            self._records = []
+        out = []
+        for k, s in enumerate(flat_sources):
+            shape = tuple(target._value.shape) + tuple(s._value.shape)
+            if n == 0:
+                out.append(ops.zeros(shape, dtype=s.dtype))
+                continue
+            stacked = ops.reshape(ops.stack(rows[k]), shape)
+            if unconnected_gradients == UnconnectedGradients.NONE and all(
+                    not (r._value != 0).any() for r in rows[k]) and not self._connected(s):
+                stacked = None
+            out.append(stacked)
+        return nest.pack_sequence_as(sources, out)
+
+    def _connected(self, s):
+        return any(any(i is s for i in rec.inputs) for rec in self._records) or \
+            id(s) in self._watched
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example jacobian: result[b] = d target[b] / d source[b]."""
+        ops = _tensor._ops
+        jac = self.jacobian(target, source, unconnected_gradients)
+        if jac is None:
+            return None
+        b = target._value.shape[0]
+        tdims = target._value.shape[1:]
+        sdims = source._value.shape[1:]
+        j = ops.reshape(jac, (b, -1, b, int(_prod(sdims))))
+        per = ops.stack([j[i, :, i, :] for i in range(b)])
+        return ops.reshape(per, (b,) + tuple(tdims) + tuple(sdims))
+
+
+def _prod(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+class _Paused:
+    def __init__(self, tape):
+        self._tape = tape
+
+    def __enter__(self):
+        self._was = self._tape._recording
+        self._tape._recording = False
+
+    def __exit__(self, *exc):
+        self._tape._recording = self._was
+        return False
+
+
+class _CustomOpDef(_reg.OpDef):
+    __slots__ = ("variables",)
+
+
+def custom_gradient(f=None):
+    """Decorates ``f(*x) -> (y, grad_fn)`` so that tapes use ``grad_fn`` as its gradient.
+
+    ``grad_fn(*dy)`` returns one gradient per input; if it takes a ``variables`` keyword it is
+    called with the trainable variables ``f`` read and returns ``(input_grads, variable_grads)``.
+
+    >>> import tapeflow as tf
+    >>> @tf.custom_gradient
+    ... def clip_grad_identity(x):
+    ...     def grad(dy):
+    ...         return tf.clip_by_value(dy, -1.0, 1.0)
+    ...     return tf.identity(x), grad
+    >>> x = tf.constant(2.0)
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = clip_grad_identity(x) * 10.0
+    >>> float(tape.gradient(y, x))
+    1.0
+    """
+    if f is None:
+        return custom_gradient
+
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        inputs = [a if isinstance(a, _TensorLike) else _tensor.convert_to_tensor(a)
+                  if _is_tensorish(a) else a for a in args]
+        tensor_inputs = [a for a in inputs if isinstance(a, _TensorLike)]
+        paused = [t for t in _reg._TAPES if t._recording]
+        accessed = []
+        _var._ACCESS_WATCHERS.append(accessed)
+        for t in paused:
+            t._recording = False
+        try:
+            y, grad_fn = f(*inputs, **kwargs)
+        finally:
+            for t in paused:
+                t._recording = True
+            _var._ACCESS_WATCHERS.remove(accessed)
+        flat_y = nest.flatten(y)
+        outs = tuple(Tensor(_tensor.convert_to_tensor(o)._value) for o in flat_y)
+        wants_vars = "variables" in inspect.signature(grad_fn).parameters
+        variables = []
+        if wants_vars:
+            seen = set()
+            for v in accessed:
+                if v._trainable and id(v) not in seen:
+                    seen.add(id(v))
+                    variables.append(v)
+        rec_inputs = tuple(tensor_inputs) + tuple(variables)
+        n_in = len(tensor_inputs)
+
+        def grad(op, *dys):
+            dy_arg = dys if len(dys) > 1 else dys[0]
+            if wants_vars:
+                in_grads, var_grads = grad_fn(*nest.flatten(dy_arg), variables=variables)
+                in_grads = list(nest.flatten(in_grads) if isinstance(in_grads, (list, tuple))
+                                else [in_grads])
+                return tuple(in_grads[:n_in]) + tuple(var_grads)
+            res = grad_fn(*dys)
+            res = list(res) if isinstance(res, (list, tuple)) else [res]
+            return tuple(res[:n_in])
+
+        opdef = _CustomOpDef(f"CustomGradient[{getattr(f, '__name__', 'f')}]", None,
+                             len(outs))
+        opdef.grad = grad
+        if _reg._TAPES:
+            for v in variables:
+                for t in _reg._TAPES:
+                    if t._recording:
+                        t._variable_accessed(v)
+            _reg.record(opdef, rec_inputs, outs, {})
+        return nest.pack_sequence_as(y, list(outs))
+
+    return wrapped
+
+
+def _is_tensorish(a):
+    from tapeflow._backend import np
+
+    return isinstance(a, (float, int, list, np.ndarray, np.generic)) and not isinstance(a, bool)

@@ -1,0 +1,20 @@
+"""The op families. Importing this package binds the Tensor operators to the public ops."""
+
+from types import SimpleNamespace
+
+from tapeflow.framework import tensor as _tensor
+from tapeflow.ops import array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
+
+_tensor._bind_ops(SimpleNamespace(
+    add=math_ops.add, subtract=math_ops.subtract, multiply=math_ops.multiply,
+    truediv=math_ops.truediv, floordiv=math_ops.floordiv, floormod=math_ops.floormod,
+    pow=math_ops.pow, matmul=linalg_ops.matmul, negative=math_ops.negative, abs=math_ops.abs,
+    logical_not=math_ops.logical_not, logical_and=math_ops.logical_and,
+    logical_or=math_ops.logical_or, logical_xor=math_ops.logical_xor, less=math_ops.less,
+    less_equal=math_ops.less_equal, greater=math_ops.greater,
+    greater_equal=math_ops.greater_equal, tensor_equals=math_ops.tensor_equals,
+    tensor_not_equals=math_ops.tensor_not_equals, getitem=array_ops.getitem,
+    reduce_sum=reduction_ops.reduce_sum, reshape=array_ops.reshape,
+    zeros_like=math_ops.zeros_like, ones_like=math_ops.ones_like, cast=math_ops.cast,
+    zeros=array_ops.zeros, stack=array_ops.stack,
+))
