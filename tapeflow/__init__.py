@@ -17,28 +17,145 @@ import importlib as _importlib
 from tapeflow import dtypes, errors, linalg, math, nest, nn  # noqa: F401
 from tapeflow import ops as _ops  # noqa: F401  (binds the Tensor operators)
 from tapeflow.framework.dtypes import (  # noqa: F401
-    DType, as_dtype, bool, complex64, complex128, double, float16, float32, float64, half, int8,
-    int16, int32, int64, string, uint8, uint16, uint32, uint64,
+    DType,
+    as_dtype,
+    bool,
+    complex64,
+    complex128,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    string,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from tapeflow.framework.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa
-from tapeflow.framework.tensor import Tensor, TensorShape, constant, convert_to_tensor  # noqa
-from tapeflow.framework.tensor import is_tensor  # noqa: F401
-from tapeflow.framework.variable import Variable  # noqa: F401
-from tapeflow.ops.array_ops import (  # noqa: F401
-    concat, expand_dims, eye, fill, gather, identity, linspace, one_hot, ones, pad, range, rank,
-    reshape, shape, size, split, squeeze, stack, tile, transpose, unstack, zeros,
+from tapeflow.framework.tensor import (  # noqa
+    Tensor,
+    TensorShape,
+    constant,
+    convert_to_tensor,
+    is_tensor,  # noqa: F401
 )
-from tapeflow.ops.linalg_ops import matmul  # noqa: F401
+from tapeflow.framework.tensor_spec import TensorSpec  # noqa: F401
+from tapeflow.framework.variable import Variable  # noqa: F401
+from tapeflow.function import function  # noqa: F401
+from tapeflow.ops.array_ops import (  # noqa: F401
+    concat,
+    expand_dims,
+    eye,
+    fill,
+    gather,
+    identity,
+    linspace,
+    one_hot,
+    ones,
+    pad,
+    range,
+    rank,
+    reshape,
+    shape,
+    size,
+    split,
+    squeeze,
+    stack,
+    tile,
+    transpose,
+    unstack,
+    zeros,
+)
+from tapeflow.ops.check_ops import (  # noqa: F401
+    assert_equal,
+    assert_greater,
+    assert_less,
+    assert_rank,
+)
+from tapeflow.ops.clip_ops import clip_by_global_norm, clip_by_norm  # noqa: F401
+from tapeflow.ops.index_ops import (  # noqa: F401
+    boolean_mask,
+    gather_nd,
+    meshgrid,
+    reverse,
+    roll,
+    scatter_nd,
+    sequence_mask,
+    tensor_scatter_nd_add,
+    tensor_scatter_nd_update,
+    unique,
+)
+from tapeflow.ops.linalg_ops import (  # noqa: F401
+    einsum,
+    matmul,  # noqa: F401
+    norm,
+    tensordot,
+)
+from tapeflow.ops.logging_ops import print_ as print  # noqa: E402,F401,A001
 from tapeflow.ops.math_ops import (  # noqa: F401
-    abs, add, cast, clip_by_value, cos, divide, equal, exp, floor, greater, greater_equal, less,
-    less_equal, logical_and, logical_not, logical_or, maximum, minimum, multiply, negative,
-    not_equal, ones_like, pow, round, sigmoid, sign, sin, sqrt, square, stop_gradient, subtract,
-    tan, tanh, truediv, where, zeros_like,
+    abs,
+    add,
+    atan,
+    cast,
+    clip_by_value,
+    cos,
+    cosh,
+    divide,
+    equal,
+    exp,
+    floor,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    ones_like,
+    pow,
+    round,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    sqrt,
+    square,
+    stop_gradient,
+    subtract,
+    tan,
+    tanh,
+    truediv,
+    where,
+    zeros_like,
 )
 from tapeflow.ops.reduction_ops import (  # noqa: F401
-    argmax, argmin, broadcast_to, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
-    reduce_mean, reduce_min, reduce_prod, reduce_std, reduce_sum, reduce_variance,
+    argmax,
+    argmin,
+    broadcast_to,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_std,
+    reduce_sum,
+    reduce_variance,
 )
+from tapeflow.ops.scan_ops import add_n, cumsum  # noqa: F401
+from tapeflow.ops.sort_ops import argsort, sort  # noqa: F401
 
 __version__ = "0.1.0"
 newaxis = None

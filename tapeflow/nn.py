@@ -1,8 +1,50 @@
 """``tf.nn``: activations, softmax, cross-entropies and neural-network building blocks."""
 
-from tapeflow.ops.math_ops import sigmoid, softplus, tanh  # noqa: F401
-from tapeflow.ops.nn_ops import (  # noqa: F401
-    bias_add, elu, gelu, l2_normalize, leaky_relu, log_softmax, moments, relu, relu6, selu,
-    sigmoid_cross_entropy_with_logits, silu, softmax, softmax_cross_entropy_with_logits,
-    sparse_softmax_cross_entropy_with_logits, swish,
+from tapeflow.ops.conv_ops import (  # noqa: F401,E402
+    avg_pool,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    conv1d,
+    conv1d_transpose,
+    conv2d,
+    conv2d_transpose,
+    conv3d,
+    conv3d_transpose,
+    convolution,
+    depthwise_conv2d,
+    max_pool,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    pool,
+    separable_conv2d,
 )
+from tapeflow.ops.math_ops import sigmoid, softplus, tanh  # noqa: F401
+from tapeflow.ops.nn_ops import (  # noqa: F401  # noqa: F401
+    batch_normalization,
+    bias_add,
+    compute_average_loss,
+    dropout,
+    elu,
+    embedding_lookup,
+    gelu,
+    l2_loss,
+    l2_normalize,
+    leaky_relu,
+    log_sigmoid,
+    log_softmax,
+    moments,
+    relu,
+    relu6,
+    selu,
+    sigmoid_cross_entropy_with_logits,
+    silu,
+    softmax,
+    softmax_cross_entropy_with_logits,
+    softsign,
+    sparse_softmax_cross_entropy_with_logits,
+    swish,
+    weighted_cross_entropy_with_logits,
+)
+from tapeflow.ops.sort_ops import top_k  # noqa: F401

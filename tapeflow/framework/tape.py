@@ -9,6 +9,7 @@ import enum
 import functools
 import inspect
 
+from tapeflow._backend import np
 from tapeflow.framework import nest
 from tapeflow.framework import registry as _reg
 from tapeflow.framework import tensor as _tensor
@@ -123,11 +124,12 @@ class GradientTape:
         Raises:
           RuntimeError: on a second call to a non-persistent tape.
         """
-        if self._used and not self._persistent:
-            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set "
-                               "of gradients (or jacobians)")
-        flat_sources = nest.flatten(sources)
-        flat_targets = nest.flatten(target)
+        self._check_usable()
+        # A flat list/tuple of tensors (what training loops pass) needs no nest walk.
+        flat_list = type(sources) in (list, tuple) and all(
+            isinstance(s, _TensorLike) for s in sources)
+        flat_sources = list(sources) if flat_list else nest.flatten(sources)
+        flat_targets = [target] if isinstance(target, _TensorLike) else nest.flatten(target)
         flat_og = [None] * len(flat_targets) if output_gradients is None else \
             nest.flatten(output_gradients)
         if len(flat_og) != len(flat_targets):
@@ -138,9 +140,7 @@ class GradientTape:
                 raise ValueError(f"GradientTape.gradient: sources must be Tensors or Variables, "
                                  f"got {type(s).__name__}.")
         grads = self._backward(flat_targets, flat_og)
-        if not self._persistent:
-            self._used = True
-            self._records = []
+        self._finish()
         unconnected = UnconnectedGradients(unconnected_gradients)
         out = []
         ops = _tensor._ops
@@ -149,6 +149,8 @@ class GradientTape:
             if g is None and unconnected is UnconnectedGradients.ZERO:
                 g = ops.zeros_like(s)
             out.append(g)
+        if flat_list:
+            return out if type(sources) is list else tuple(out)
         return nest.pack_sequence_as(sources, out)
 
     def _backward(self, targets, output_grads):
@@ -167,21 +169,32 @@ class GradientTape:
         self._recording = False
         try:
             for rec in reversed(self._records):
-                dys = [grads.get(id(o)) for o in rec.outputs]
-                if all(d is None for d in dys):
-                    continue
-                dys = [ops.zeros_like(o) if d is None else d for o, d in zip(rec.outputs, dys)]
+                outs = rec.outputs
+                if len(outs) == 1:  # the common case, without building lists
+                    d = grads.get(id(outs[0]))
+                    if d is None:
+                        continue
+                    dys = (d,)
+                else:
+                    dys = [grads.get(id(o)) for o in outs]
+                    if all(d is None for d in dys):
+                        continue
+                    dys = [ops.zeros_like(o) if d is None else d for o, d in zip(outs, dys)]
                 in_grads = rec.opdef.grad(rec, *dys)
                 if len(in_grads) != len(rec.inputs):
                     raise AssertionError(f"gradient of {rec.opdef.name} returned "
                                          f"{len(in_grads)} values for {len(rec.inputs)} inputs")
                 for inp, g in zip(rec.inputs, in_grads):
-                    if g is None or inp._value.dtype.kind not in "fc":
+                    if g is None:
+                        continue
+                    iv = inp._value
+                    if iv.dtype.kind not in "fc":
                         continue
                     if type(g) is not Tensor:
                         g = _tensor.convert_to_tensor(g)
-                    g = unbroadcast(g, inp._value.shape)
-                    if g._value.dtype != inp._value.dtype:
+                    if g._value.shape != iv.shape:
+                        g = unbroadcast(g, iv.shape)
+                    if g._value.dtype != iv.dtype:
                         g = ops.cast(g, inp.dtype)
                     key = id(inp)
                     prev = grads.get(key)
@@ -190,59 +203,107 @@ class GradientTape:
             self._recording = was_recording
         return grads
 
-    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
-                 parallel_iterations=None, experimental_use_pfor=True):
-        """Returns d target[i...] / d source[j...] with shape target.shape + source.shape."""
+    def _check_usable(self):
         if self._used and not self._persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set "
                                "of gradients (or jacobians)")
-        ops = _tensor._ops
-        flat_sources = nest.flatten(sources)
-        n = int(target._value.size)
-        rows = [[] for _ in flat_sources]
-        base = ops.zeros_like(target)
-        for i in range(n):
-            onehot = _tensor.constant(base._value.reshape(-1).copy())
-            onehot._value[i] = 1
-            grads = self._backward([target], [ops.reshape(onehot, target._value.shape)])
-            for k, s in enumerate(flat_sources):
-                g = grads.get(id(s))
-                if g is None:
-                    g = ops.zeros_like(s)
-                rows[k].append(g)
+
+    def _finish(self):
         if not self._persistent:
             self._used = True
             self._records = []
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """Returns d target[i...] / d source[j...] with shape target.shape + source.shape.
+
+        A source that ``target`` does not depend on gives None (or zeros with
+        ``unconnected_gradients=ZERO``).
+
+        >>> import tapeflow as tf
+        >>> x = tf.constant([1.0, 2.0])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * x
+        >>> tape.jacobian(y, x).numpy()
+        array([[2., 0.],
+               [0., 4.]], dtype=float32)
+        """
+        self._check_usable()
+        ops = _tensor._ops
+        flat_sources = nest.flatten(sources)
+        target = _tensor.convert_to_tensor(target)
+        tshape = tuple(target._value.shape)
+        n = int(target._value.size)
+        rows = [[] for _ in flat_sources]
+        connected = [False] * len(flat_sources)
+        for i in range(n):
+            onehot = np.zeros(n, dtype=target._value.dtype)
+            onehot[i] = 1
+            grads = self._backward([target], [Tensor(onehot.reshape(tshape))])
+            for k, s in enumerate(flat_sources):
+                g = grads.get(id(s)) if _reg.watchable(s) else None
+                connected[k] = connected[k] or g is not None
+                rows[k].append(g)
+        self._finish()
+        zero = UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.ZERO
         out = []
         for k, s in enumerate(flat_sources):
-            shape = tuple(target._value.shape) + tuple(s._value.shape)
+            shape = tshape + tuple(s._value.shape)
+            if not connected[k] and not zero:
+                out.append(None)
+                continue
             if n == 0:
                 out.append(ops.zeros(shape, dtype=s.dtype))
                 continue
-            stacked = ops.reshape(ops.stack(rows[k]), shape)
-            if unconnected_gradients == UnconnectedGradients.NONE and all(
-                    not (r._value != 0).any() for r in rows[k]) and not self._connected(s):
-                stacked = None
-            out.append(stacked)
+            filled = [ops.zeros_like(s) if g is None else g for g in rows[k]]
+            out.append(ops.reshape(ops.stack(filled), shape))
         return nest.pack_sequence_as(sources, out)
-
-    def _connected(self, s):
-        return any(any(i is s for i in rec.inputs) for rec in self._records) or \
-            id(s) in self._watched
 
     def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
                        parallel_iterations=None, experimental_use_pfor=True):
-        """Per-example jacobian: result[b] = d target[b] / d source[b]."""
+        """Per-example jacobian: result[b, i..., j...] = d target[b, i...] / d source[b, j...].
+
+        Assumes, as TensorFlow does, that example b of ``target`` depends only on example b of
+        ``source``, so one backward pass per non-batch target element suffices.
+
+        >>> import tapeflow as tf
+        >>> x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * x
+        >>> tape.batch_jacobian(y, x).shape
+        TensorShape([2, 2, 2])
+        """
+        self._check_usable()
         ops = _tensor._ops
-        jac = self.jacobian(target, source, unconnected_gradients)
-        if jac is None:
+        target = _tensor.convert_to_tensor(target)
+        tshape = tuple(target._value.shape)
+        sshape = tuple(source._value.shape)
+        if not tshape or not sshape or tshape[0] != sshape[0]:
+            raise ValueError(f"batch_jacobian: target and source need the same first (batch) "
+                             f"dimension, got shapes {tshape} and {sshape}.")
+        b = tshape[0]
+        m = int(_prod(tshape[1:]))
+        rows = []
+        connected = False
+        for j in range(m):
+            og = np.zeros((b, m), dtype=target._value.dtype)
+            og[:, j] = 1
+            grads = self._backward([target], [Tensor(og.reshape(tshape))])
+            g = grads.get(id(source)) if _reg.watchable(source) else None
+            connected = connected or g is not None
+            rows.append(g)
+        self._finish()
+        if not connected and UnconnectedGradients(unconnected_gradients) is \
+                UnconnectedGradients.NONE:
             return None
-        b = target._value.shape[0]
-        tdims = target._value.shape[1:]
-        sdims = source._value.shape[1:]
-        j = ops.reshape(jac, (b, -1, b, int(_prod(sdims))))
-        per = ops.stack([j[i, :, i, :] for i in range(b)])
-        return ops.reshape(per, (b,) + tuple(tdims) + tuple(sdims))
+        out_shape = (b,) + tshape[1:] + sshape[1:]
+        if m == 0:
+            return ops.zeros(out_shape, dtype=source.dtype)
+        filled = [ops.zeros_like(source) if g is None else g for g in rows]
+        per = ops.stack(filled, axis=1)  # (b, m, *source_dims)
+        return ops.reshape(per, out_shape)
 
 
 def _prod(dims):

@@ -353,7 +353,7 @@ class Tensor(_TensorLike):
     array([ 7., 10.], dtype=float32)
     """
 
-    __slots__ = ("_value", "_keras_mask", "__weakref__")
+    __slots__ = ("_value", "_keras_mask", "_keras_logits", "__weakref__")
 
     def __init__(self, value):
         # Internal constructor: ``value`` must already be a backend array (see ``_wrap``).
@@ -391,12 +391,15 @@ class Tensor(_TensorLike):
 
 
 def _np_repr(v):
-    return repr(v[()]) if v.ndim == 0 and v.dtype.kind != "f" else (
-        repr(float(v)) if v.ndim == 0 else repr(v))
+    # Scalars print as NumPy 1.x did (``numpy=1.5``, ``numpy=3``, ``numpy=True``), as TF shows
+    # them; a value that spans lines starts on a new line, as in TensorFlow's ``numpy_text``.
+    text = str(v[()]) if v.ndim == 0 else repr(v)
+    return "\n" + text if "\n" in text else text
 
 
 def _np_str(v):
-    return str(v[()] if v.ndim == 0 else v)
+    text = str(v[()] if v.ndim == 0 else v)
+    return "\n" + text if "\n" in text else text
 
 
 def _wrap(value):

@@ -187,7 +187,9 @@ def _rebuild_variable(value, trainable, name):
 
 
 def _np_repr(v):
-    return repr(v[()]) if v.ndim == 0 else repr(v)
+    from tapeflow.framework.tensor import _np_repr as tensor_np_repr
+
+    return tensor_np_repr(v)
 
 
 @_reg.op("Identity")

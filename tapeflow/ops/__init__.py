@@ -3,7 +3,16 @@
 from types import SimpleNamespace
 
 from tapeflow.framework import tensor as _tensor
-from tapeflow.ops import array_ops, linalg_ops, math_ops, nn_ops, reduction_ops
+from tapeflow.ops import (  # noqa: F401  (registers their ops)
+    array_ops,
+    index_ops,
+    linalg_ops,
+    math_ops,
+    nn_ops,
+    reduction_ops,
+    scan_ops,
+    sort_ops,
+)
 
 _tensor._bind_ops(SimpleNamespace(
     add=math_ops.add, subtract=math_ops.subtract, multiply=math_ops.multiply,

@@ -3,7 +3,13 @@
 from tapeflow._backend import np
 from tapeflow.framework import dtypes as _dt
 from tapeflow.framework.errors import InvalidArgumentError
-from tapeflow.framework.tensor import Tensor, _python_to_array, _TensorLike, _wrap, convert_to_tensor
+from tapeflow.framework.tensor import (
+    Tensor,
+    _python_to_array,
+    _TensorLike,
+    _wrap,
+    convert_to_tensor,
+)
 
 _ndarray = np.ndarray
 

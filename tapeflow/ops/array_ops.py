@@ -307,8 +307,7 @@ def _pad(x, paddings, mode, constant_values):
 def _pad_grad(op, dy):
     x = op.inputs[0]
     pads = op.attrs["paddings"]
-    if op.attrs["mode"] != "CONSTANT":
-        raise NotImplementedError  # pragma: no cover - reflect padding gradient not provided
+    # only CONSTANT mode records PadV2 (see ``pad``)
     idx = tuple(slice(lo, lo + d) for (lo, _), d in zip(pads, x._value.shape))
     return (_getitem(dy, key=idx),)
 
@@ -329,8 +328,24 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
     mode = mode.upper()
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise ValueError(f"pad: mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}.")
-    return _pad(x, paddings=tuple(map(tuple, p.tolist())), mode=mode,
-                constant_values=constant_values)
+    if mode == "CONSTANT":
+        return _pad(x, paddings=tuple(map(tuple, p.tolist())), mode=mode,
+                    constant_values=constant_values)
+    # REFLECT / SYMMETRIC: a gather of mirrored indices on each padded axis, so the gradient
+    # (a scatter-add back onto the mirrored positions) comes from GatherV2.
+    np_mode = "reflect" if mode == "REFLECT" else "symmetric"
+    for axis, (lo, hi) in enumerate(p.tolist()):
+        if not lo and not hi:
+            continue
+        n = x._value.shape[axis]
+        limit = n - 1 if mode == "REFLECT" else n
+        if lo > limit or hi > limit or lo < 0 or hi < 0:
+            raise InvalidArgumentError(
+                f"pad: paddings must be no greater than the dimension size for {mode} mode "
+                f"(less than it for REFLECT): got [{lo}, {hi}] for dimension {axis} of size {n}.")
+        idx = np.pad(np.arange(n), (lo, hi), mode=np_mode)
+        x = gather(x, idx, axis=axis)
+    return x
 
 
 # ---------------------------------------------------------------- gather / slicing

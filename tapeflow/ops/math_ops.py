@@ -8,15 +8,28 @@ import math as _math
 
 from tapeflow._backend import np
 from tapeflow.framework import dtypes as _dt
-from tapeflow.framework.registry import not_differentiable, op
+from tapeflow.framework.registry import _TAPES, not_differentiable, op
 from tapeflow.framework.tensor import Tensor
 from tapeflow.ops._helpers import binary_args, to_tensor
 
 _ndarray = np.ndarray
+_new_tensor = Tensor.__new__
 
 
 def _binary_op(opfn, tf_name):
+    forward = opfn.opdef.forward
+
     def public(x, y, name=None):
+        # Fast path (no tape active, two tensors of one dtype): call the forward directly and
+        # wrap, skipping argument conversion and the registry; same numbers as ``opfn``.
+        if not _TAPES and type(x) is Tensor and type(y) is Tensor:
+            xv = x._value
+            yv = y._value
+            if xv.dtype is yv.dtype:
+                out = forward(xv, yv)
+                r = _new_tensor(Tensor)
+                r._value = out if type(out) is _ndarray else np.asarray(out)
+                return r
         x, y = binary_args(x, y, tf_name)
         return opfn(x, y)
 
@@ -581,13 +594,18 @@ def erf(x):
     return _erf_np(x)
 
 
-def _erf_np(x):
-    try:
-        from scipy.special import erf as _scipy_erf  # noqa: PLC0415 - optional, faster
+_ERF_IMPL = []  # the erf to use, found on first call (scipy's if installed: much faster)
 
-        return _scipy_erf(x).astype(x.dtype, copy=False)
-    except ImportError:
-        return _erf_vec(x).astype(x.dtype, copy=False)
+
+def _erf_np(x):
+    if not _ERF_IMPL:
+        try:
+            from scipy.special import erf as _scipy_erf  # noqa: PLC0415 - optional, not at import
+
+            _ERF_IMPL.append(_scipy_erf)
+        except ImportError:
+            _ERF_IMPL.append(_erf_vec)
+    return _ERF_IMPL[0](x).astype(x.dtype, copy=False)
 
 
 @erf.defgrad

@@ -319,7 +319,7 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     """Mean and (population) variance of ``x`` over ``axes``.
 
     >>> import tapeflow as tf
-    >>> [t.numpy() for t in tf.nn.moments(tf.constant([1.0, 3.0]), axes=[0])]
+    >>> [float(t) for t in tf.nn.moments(tf.constant([1.0, 3.0]), axes=[0])]
     [2.0, 1.0]
     """
     x = to_tensor(x)
@@ -332,3 +332,142 @@ def moments(x, axes, shift=None, keepdims=False, name=None):
     return mean, var
 
 
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    """Zeroes elements with probability ``rate`` and scales the rest by 1 / (1 - rate).
+
+    Args:
+      x: a float tensor.
+      rate: the probability of dropping each element, in [0, 1).
+      noise_shape: the shape of the random keep/drop mask, broadcast against ``x``.
+      seed: op seed (see ``tf.random.set_seed``).
+    Raises:
+      ValueError: if ``rate`` is outside [0, 1) or ``x`` is not floating point.
+
+    >>> import tapeflow as tf
+    >>> y = tf.nn.dropout(tf.ones([1000]), rate=0.5, seed=1)
+    >>> sorted(set(y.numpy().tolist()))
+    [0.0, 2.0]
+    """
+    from tapeflow.framework.tensor import Tensor
+    from tapeflow.ops._helpers import shape_arg
+    from tapeflow.ops.random_ops import _rng
+
+    x = to_tensor(x)
+    if x._value.dtype.kind != "f":
+        raise ValueError(f"dropout: x has to be a floating point tensor since it's going to be "
+                         f"scaled, got a {x.dtype.name} tensor instead.")
+    if hasattr(rate, "_value"):
+        rate = float(rate._value)
+    if not (isinstance(rate, (int, float)) and 0 <= rate < 1):
+        raise ValueError(f"dropout: rate must be a scalar tensor or a float in the range "
+                         f"[0, 1), got {rate!r}.")
+    shape = x._value.shape if noise_shape is None else tuple(
+        d if d is not None and d != -1 else x._value.shape[i]
+        for i, d in enumerate(shape_arg(noise_shape)))
+    try:
+        np.broadcast_shapes(shape, x._value.shape)
+    except ValueError:
+        raise InvalidArgumentError(f"dropout: noise_shape {shape} is not broadcastable to x's "
+                                   f"shape {tuple(x._value.shape)}.") from None
+    keep = _rng(seed).random(shape) >= rate
+    scale = np.asarray(1.0 / (1.0 - rate), dtype=x._value.dtype)
+    return x * Tensor(keep.astype(x._value.dtype) * scale)
+
+
+def l2_loss(t, name=None):
+    """sum(t ** 2) / 2 (``tf.nn.l2_loss``).
+
+    >>> import tapeflow as tf
+    >>> float(tf.nn.l2_loss(tf.constant([1.0, 2.0])))
+    2.5
+    """
+    t = to_tensor(t)
+    return r.reduce_sum(m.square(t)) * 0.5
+
+
+def embedding_lookup(params, ids, max_norm=None, name=None):
+    """Rows of ``params`` at ``ids`` (``tf.nn.embedding_lookup``); the gradient is a scatter-add.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.embedding_lookup(tf.constant([[1.0, 1.0], [2.0, 2.0]]), [1, 1, 0]).numpy()[:, 0]
+    array([2., 2., 1.], dtype=float32)
+    """
+    out = a.gather(params, ids)
+    if max_norm is not None:
+        norm = m.sqrt(r.reduce_sum(m.square(out), axis=-1, keepdims=True))
+        out = out * m.minimum(1.0, max_norm / m.maximum(norm, 1e-30))
+    return out
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """(x - mean) / sqrt(variance + epsilon) * scale + offset (``tf.nn.batch_normalization``).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.batch_normalization(tf.constant([1.0, 3.0]), 2.0, 1.0, None, None, 0.0).numpy()
+    array([-1.,  1.], dtype=float32)
+    """
+    x = to_tensor(x)
+    inv = m.rsqrt(to_tensor(variance, dtype=x.dtype) + variance_epsilon) if not \
+        hasattr(variance, "_value") else m.rsqrt(variance + variance_epsilon)
+    if scale is not None:
+        inv = inv * scale
+    y = x * inv
+    shift = -(to_tensor(mean, dtype=x.dtype) if not hasattr(mean, "_value") else mean) * inv
+    if offset is not None:
+        shift = shift + offset
+    return y + shift
+
+
+def softsign(features, name=None):
+    """x / (1 + |x|).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.softsign(tf.constant([1.0, -3.0])).numpy()
+    array([ 0.5 , -0.75], dtype=float32)
+    """
+    x = to_tensor(features)
+    return x / (m.abs(x) + 1.0)
+
+
+def log_sigmoid(x, name=None):
+    """log(sigmoid(x)) = -softplus(-x), without overflow.
+
+    >>> import tapeflow as tf
+    >>> round(float(tf.math.log_sigmoid(tf.constant(0.0))), 4)
+    -0.6931
+    """
+    x = to_tensor(x)
+    return m.negative(m.softplus(m.negative(x)))
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
+    """Sigmoid cross-entropy with the positive term weighted by ``pos_weight``.
+
+    >>> import tapeflow as tf
+    >>> loss = tf.nn.weighted_cross_entropy_with_logits([1.0], [0.0], pos_weight=2.0)
+    >>> round(float(loss[0]), 4)
+    1.3863
+    """
+    logits = to_tensor(logits)
+    labels = to_tensor(labels, dtype=logits.dtype) if not hasattr(labels, "_value") else labels
+    log_weight = (pos_weight - 1.0) * labels + 1.0
+    # (1 - z) * x + l * (log(1 + exp(-|x|)) + max(-x, 0)), l = 1 + (q - 1) * z
+    return (1.0 - labels) * logits + log_weight * (
+        m.log1p(m.exp(m.negative(m.abs(logits)))) + m.relu_like(m.negative(logits)))
+
+
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None,
+                         name=None):
+    """Sum of the (weighted) per-example losses divided by the global batch size.
+
+    >>> import tapeflow as tf
+    >>> float(tf.nn.compute_average_loss(tf.constant([1.0, 3.0])))
+    2.0
+    """
+    loss = to_tensor(per_example_loss)
+    if sample_weight is not None:
+        loss = loss * sample_weight
+    n = loss._value.shape[0] if global_batch_size is None else global_batch_size
+    return r.reduce_sum(loss) / float(n)

@@ -1,0 +1,75 @@
+"""Argument normalisation and config serialisation shared by the conv, pooling, normalization,
+recurrent and attention layers."""
+
+from tapeflow.keras import backend as K
+
+
+def normalize_tuple(value, n, name, allow_zero=False):
+    """An int or an iterable of ``n`` ints as a tuple of ``n`` ints (Keras's conv_utils rule)."""
+    if isinstance(value, int):
+        out = (value,) * n
+    else:
+        try:
+            out = tuple(int(v) for v in value)
+        except TypeError:
+            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. "
+                             f"Received {name}={value!r}") from None
+        if len(out) != n:
+            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. "
+                             f"Received {name}={value!r} (length {len(out)})")
+    low = 0 if allow_zero else 1
+    if any(v < low for v in out):
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers >= {low}. "
+                         f"Received {name}={value!r}")
+    return out
+
+
+def normalize_padding(value, allowed=("valid", "same")):
+    p = str(value).lower()
+    if p not in allowed:
+        raise ValueError(f"The `padding` argument must be one of {list(allowed)}. Received: "
+                         f"padding={value!r}")
+    return p
+
+
+def normalize_data_format(value):
+    if value is None:
+        return K.image_data_format()
+    df = str(value).lower()
+    if df not in ("channels_last", "channels_first"):
+        raise ValueError(f"The `data_format` argument must be one of 'channels_first', "
+                         f"'channels_last'. Received: data_format={value!r}")
+    return df
+
+
+def serialize(kind, obj):
+    """Keras-style config entry for an initializer / regularizer / constraint / activation."""
+    if obj is None:
+        return None
+    if kind == "activation":
+        from tapeflow.keras import activations  # noqa: PLC0415
+
+        return activations.serialize(obj)
+    mod = _module(kind)
+    return mod.serialize(obj)
+
+
+def get(kind, identifier):
+    if kind == "activation":
+        from tapeflow.keras import activations  # noqa: PLC0415
+
+        return activations.get(identifier)
+    if identifier is None:
+        return None
+    return _module(kind).get(identifier)
+
+
+def _module(kind):
+    import importlib  # noqa: PLC0415
+
+    return importlib.import_module(f"tapeflow.keras.{kind}s")
+
+
+def base_config(layer):
+    return {"name": layer.name, "trainable": layer.trainable,
+            "dtype": K.serialize_dtype_policy(layer._dtype_policy)}

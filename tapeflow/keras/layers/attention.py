@@ -1,0 +1,330 @@
+"""Attention layers: dot-product ``Attention`` (Luong) and ``MultiHeadAttention``.
+
+Masks: padding masks (a Keras mask on the value, or ``value_mask`` / ``attention_mask``) and
+``use_causal_mask`` add -1e9 to the masked scores before the softmax, as Keras does.
+"""
+
+import math
+
+from tapeflow._backend import np
+from tapeflow.framework.tensor import Tensor, _wrap
+from tapeflow.keras import _rng
+from tapeflow.keras.layers import _layer_utils as U
+from tapeflow.keras.layers.layer import Layer
+from tapeflow.ops import array_ops as A
+from tapeflow.ops import linalg_ops as L
+from tapeflow.ops import math_ops as M
+from tapeflow.ops import nn_ops as N
+from tapeflow.ops import reduction_ops as R
+
+__all__ = ["Attention", "MultiHeadAttention"]
+
+_NEG = 1e9
+
+
+def _as_tensor(x):
+    if x is None or isinstance(x, Tensor):
+        return x
+    return _wrap(np.asarray(x))
+
+
+def _causal(tq, tv):
+    return _wrap(np.tril(np.ones((tq, tv), dtype=bool)))
+
+
+def _masked_softmax(scores, keep):
+    """softmax(scores + (1 - keep) * -1e9) over the last axis (``keep`` bool, broadcastable)."""
+    if keep is not None:
+        scores = scores - M.cast(M.logical_not(keep), scores.dtype) * _NEG
+    return N.softmax(scores, axis=-1)
+
+
+def _apply_dropout(weights, rate, gen, training):
+    if not training or rate <= 0:
+        return weights
+    dt = weights.dtype.as_numpy_dtype
+    keep = gen.random(tuple(weights.shape)) >= rate
+    return weights * _wrap((keep / (1.0 - rate)).astype(dt))
+
+
+class Attention(Layer):
+    """Dot-product attention: ``softmax(query @ key^T) @ value`` (key defaults to value).
+
+    Args:
+      use_scale: learn a scalar ``scale`` multiplying the scores.
+      score_mode: "dot" or "concat" (``concat_score_weight * sum(tanh(q + k))``).
+      dropout: dropout rate on the attention weights (training only).
+
+    Call with ``[query, value]`` or ``[query, value, key]``; ``mask=[query_mask, value_mask]``,
+    ``use_causal_mask``, ``return_attention_scores``.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.Attention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
+    TensorShape([2, 3, 4])
+    """
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Invalid value for argument score_mode. Expected one of "
+                             f"{{'dot', 'concat'}}. Received: score_mode={score_mode}")
+        self.use_scale = bool(use_scale)
+        self.score_mode = score_mode
+        self.dropout = float(dropout)
+        self.seed = seed
+        self._gen = _rng.make_generator(seed)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(), initializer="ones") \
+            if self.use_scale else None
+        self.concat_score_weight = self.add_weight(
+            name="concat_score_weight", shape=(), initializer="ones") \
+            if self.score_mode == "concat" else None
+
+    def _scores(self, q, k):
+        if self.score_mode == "dot":
+            s = L.matmul(q, k, transpose_b=True)
+            return s * self.scale if self.scale is not None else s
+        qe = A.expand_dims(q, -2)
+        ke = A.expand_dims(k, -3)
+        t = qe + ke
+        if self.scale is not None:
+            t = t * self.scale
+        return self.concat_score_weight * R.reduce_sum(M.tanh(t), axis=-1)
+
+    def call(self, inputs, mask=None, training=False, return_attention_scores=False,
+             use_causal_mask=False):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+            raise ValueError(f"{type(self).__name__} layer must be called on a list of inputs, "
+                             f"namely [query, value] or [query, value, key]. Received: "
+                             f"inputs={inputs}.")
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) == 3 else v
+        q_mask = v_mask = None
+        if mask is not None:
+            if not isinstance(mask, (list, tuple)):
+                raise ValueError(f"{type(self).__name__} layer mask must be a list, namely "
+                                 f"[query_mask, value_mask]. Received: mask={mask}.")
+            q_mask, v_mask = _as_tensor(mask[0]), _as_tensor(mask[1])
+        scores = self._scores(q, k)
+        keep = None
+        if v_mask is not None:
+            keep = A.expand_dims(M.cast(v_mask, "bool"), -2)
+        if use_causal_mask:
+            c = _causal(scores.shape[-2], scores.shape[-1])
+            keep = c if keep is None else M.logical_and(keep, c)
+        weights = _masked_softmax(scores, keep)
+        weights_d = _apply_dropout(weights, self.dropout, self._gen, training)
+        out = L.matmul(weights_d, v)
+        if q_mask is not None:
+            out = out * A.expand_dims(M.cast(q_mask, out.dtype), -1)
+        if return_attention_scores:
+            return out, weights
+        return out
+
+    def compute_mask(self, inputs, previous_mask):
+        if previous_mask is None:
+            return None
+        m = previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask
+        return _as_tensor(m)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0][:-1]) + (input_shape[1][-1],)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"use_scale": self.use_scale, "score_mode": self.score_mode,
+                  "dropout": self.dropout, "seed": self.seed})
+        return c
+
+
+class _Projection(Layer):
+    """The EinsumDense sublayers of MultiHeadAttention: kernel ``kernel_shape``, bias
+    ``bias_shape``; contracts the last ``n_in`` input axes with the kernel's first ``n_in``."""
+
+    def __init__(self, kernel_shape, bias_shape, n_in, use_bias, kernel_initializer,
+                 bias_initializer, kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_shape = tuple(kernel_shape)
+        self.bias_shape = tuple(bias_shape)
+        self.n_in = n_in
+        self.use_bias = use_bias
+        self._inits = (kernel_initializer, bias_initializer)
+        self._regs = (kernel_regularizer, bias_regularizer)
+        self._cons = (kernel_constraint, bias_constraint)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_shape,
+                                      initializer=self._inits[0], regularizer=self._regs[0],
+                                      constraint=self._cons[0])
+        self.bias = self.add_weight(name="bias", shape=self.bias_shape,
+                                    initializer=self._inits[1], regularizer=self._regs[1],
+                                    constraint=self._cons[1]) if self.use_bias else None
+
+    def call(self, x):
+        lead = x.shape.as_list()[:x.shape.rank - self.n_in]
+        k_in = int(np.prod(self.kernel_shape[:self.n_in]))
+        w = A.reshape(self.kernel, [k_in, -1])
+        y = L.matmul(A.reshape(x, [-1, k_in]), w)
+        if self.use_bias:
+            y = y + A.reshape(self.bias, [-1])
+        return A.reshape(y, lead + list(self.kernel_shape[self.n_in:]))
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head attention (Vaswani et al. 2017) with Keras 3's weights: ``query``, ``key``,
+    ``value`` projections (kernel (dim, heads, key_dim), bias (heads, key_dim)) and
+    ``attention_output`` (kernel (heads, value_dim, out), bias (out,)).
+
+    Call ``layer(query, value, key=None, attention_mask=None, use_causal_mask=False,
+    return_attention_scores=False, training=None)``; Keras masks on query/value are honoured.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    >>> mha(np.ones((2, 4, 6)), np.ones((2, 5, 6))).shape
+    TensorShape([2, 4, 6])
+    """
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
+                 output_shape=None, attention_axes=None, flash_attention=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.value_dim = int(value_dim) if value_dim is not None else self.key_dim
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        self._output_shape = output_shape
+        if attention_axes is not None and tuple(np.atleast_1d(attention_axes)) not in ((1,),
+                                                                                       (-2,)):
+            raise ValueError(f"MultiHeadAttention: only attention over the sequence axis is "
+                             f"supported; received attention_axes={attention_axes}.")
+        self.attention_axes = attention_axes
+        self.flash_attention = flash_attention
+        self.kernel_initializer = U.get("initializer", kernel_initializer)
+        self.bias_initializer = U.get("initializer", bias_initializer)
+        self.kernel_regularizer = U.get("regularizer", kernel_regularizer)
+        self.bias_regularizer = U.get("regularizer", bias_regularizer)
+        self.kernel_constraint = U.get("constraint", kernel_constraint)
+        self.bias_constraint = U.get("constraint", bias_constraint)
+        self.seed = seed
+        self._gen = _rng.make_generator(seed)
+        self.supports_masking = True
+
+    def _proj(self, name, kshape, bshape, n_in):
+        return _Projection(kshape, bshape, n_in, self.use_bias, self.kernel_initializer,
+                           self.bias_initializer, self.kernel_regularizer,
+                           self.bias_regularizer, self.kernel_constraint,
+                           self.bias_constraint, name=name)
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        from tapeflow.keras.layers.recurrent import _build_child  # noqa: PLC0415
+
+        key_shape = value_shape if key_shape is None else key_shape
+        h, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        out_dim = query_shape[-1]
+        if self._output_shape is not None:
+            out = self._output_shape
+            out_dim = out if isinstance(out, int) else int(np.prod(out))
+        self._query_dense = self._proj("query", (query_shape[-1], h, kd), (h, kd), 1)
+        _build_child(self._query_dense, query_shape)
+        self._key_dense = self._proj("key", (key_shape[-1], h, kd), (h, kd), 1)
+        _build_child(self._key_dense, key_shape)
+        self._value_dense = self._proj("value", (value_shape[-1], h, vd), (h, vd), 1)
+        _build_child(self._value_dense, value_shape)
+        self._output_dense = self._proj("attention_output", (h, vd, out_dim), (out_dim,), 2)
+        _build_child(self._output_dense, tuple(query_shape[:-1]) + (h, vd))
+
+    @property
+    def query_dense(self):
+        return self._query_dense
+
+    @property
+    def key_dense(self):
+        return self._key_dense
+
+    @property
+    def value_dense(self):
+        return self._value_dense
+
+    @property
+    def output_dense(self):
+        return self._output_dense
+
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None,
+             use_causal_mask=False):
+        key = value if key is None else key
+        query_mask = query_mask if query_mask is not None else getattr(query, "_keras_mask",
+                                                                         None)
+        value_mask = value_mask if value_mask is not None else getattr(value, "_keras_mask",
+                                                                         None)
+        key_mask = key_mask if key_mask is not None else getattr(key, "_keras_mask", None)
+        q = A.transpose(self._query_dense(query), [0, 2, 1, 3])         # (B, h, Tq, kd)
+        k = A.transpose(self._key_dense(key), [0, 2, 1, 3])
+        v = A.transpose(self._value_dense(value), [0, 2, 1, 3])
+        q = q * (1.0 / math.sqrt(float(self.key_dim)))
+        scores = L.matmul(q, k, transpose_b=True)                      # (B, h, Tq, Tk)
+        keep = self._compute_keep(query, value, query_mask, value_mask, key_mask,
+                                  attention_mask, use_causal_mask, scores)
+        weights = _masked_softmax(scores, keep)
+        wd = _apply_dropout(weights, self.dropout, self._gen, training)
+        o = A.transpose(L.matmul(wd, v), [0, 2, 1, 3])                   # (B, Tq, h, vd)
+        out = self._output_dense(o)
+        if self._output_shape is not None and not isinstance(self._output_shape, int):
+            out = A.reshape(out, out.shape.as_list()[:-1] + list(self._output_shape))
+        if return_attention_scores:
+            return out, weights
+        return out
+
+    def _compute_keep(self, query, value, q_mask, v_mask, k_mask, attention_mask, causal,
+                      scores):
+        tq, tk = scores.shape[-2], scores.shape[-1]
+        keep = None
+
+        def both(a, b):
+            return b if a is None else M.logical_and(a, b)
+        if q_mask is not None:
+            keep = both(keep, A.expand_dims(M.cast(_as_tensor(q_mask), "bool"), -1))
+        if v_mask is not None:
+            keep = both(keep, A.expand_dims(M.cast(_as_tensor(v_mask), "bool"), -2))
+        if k_mask is not None:
+            keep = both(keep, A.expand_dims(M.cast(_as_tensor(k_mask), "bool"), -2))
+        if causal:
+            keep = both(keep, _causal(tq, tk))
+        if attention_mask is not None:
+            keep = both(keep, M.cast(_as_tensor(attention_mask), "bool"))
+        if keep is None:
+            return None
+        if keep.shape.rank == 3:
+            keep = A.expand_dims(keep, 1)                               # broadcast over heads
+        return keep
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        if self._output_shape is None:
+            return tuple(query_shape)
+        out = self._output_shape
+        return tuple(query_shape[:-1]) + ((out,) if isinstance(out, int) else tuple(out))
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({
+            "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
+            "dropout": self.dropout, "use_bias": self.use_bias,
+            "output_shape": self._output_shape, "attention_axes": self.attention_axes,
+            "kernel_initializer": U.serialize("initializer", self.kernel_initializer),
+            "bias_initializer": U.serialize("initializer", self.bias_initializer),
+            "kernel_regularizer": U.serialize("regularizer", self.kernel_regularizer),
+            "bias_regularizer": U.serialize("regularizer", self.bias_regularizer),
+            "activity_regularizer": U.serialize("regularizer", self.activity_regularizer),
+            "kernel_constraint": U.serialize("constraint", self.kernel_constraint),
+            "bias_constraint": U.serialize("constraint", self.bias_constraint),
+            "seed": self.seed,
+        })
+        return c

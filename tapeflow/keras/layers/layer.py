@@ -1,0 +1,900 @@
+"""``keras.layers.Layer``: the base of every layer and model.
+
+A layer is four methods: ``__init__`` (config only), ``build(input_shape)`` (``add_weight``),
+``call(inputs, training=None, mask=None)`` (the math) and ``get_config``. ``__call__`` converts
+the inputs, checks the ``InputSpec``, builds on first use, runs ``call`` (passing ``training`` and
+``mask`` only to a ``call`` that takes them), propagates Keras masks and collects activity
+regularization losses. Called on symbolic ``KerasTensor``s it records a ``Node`` instead.
+
+Variables and layers assigned as attributes, or held in lists and dicts assigned as attributes,
+are tracked in assignment order, as Keras tracks them.
+"""
+
+import inspect
+
+from tapeflow._backend import np
+from tapeflow.framework import nest
+from tapeflow.framework.tensor import Tensor, _TensorLike, _wrap
+from tapeflow.framework.variable import Variable
+from tapeflow.keras import backend as K
+from tapeflow.keras.layers import node as _node
+from tapeflow.keras.layers.input_spec import assert_input_compatibility
+
+__all__ = ["Layer", "KerasVariable"]
+
+_CALL_STACK = []        # training value of every layer call in progress (inherited by inner calls)
+_SYMBOLIC = [0]         # > 0 while output shapes are being inferred: add_loss is ignored there
+_LOSS_HOLDERS = []      # layers whose _losses are non-empty: cleared when an outer call starts
+_SIGNATURES = {}        # class -> (call takes training, call takes mask, call param names)
+
+
+class KerasVariable(Variable):
+    """A layer weight: a ``tf.Variable`` whose ``name`` is plain (``"kernel"``) and whose ``path``
+    is ``"<layer name>/kernel"``.
+
+    >>> from tapeflow import keras
+    >>> layer = keras.layers.Dense(2)
+    >>> layer.build((None, 3))
+    >>> layer.kernel.name, layer.kernel.path, tuple(layer.kernel.shape)
+    ('kernel', 'dense/kernel', (3, 2))
+    """
+
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None,
+                 regularizer=None, path=None):
+        super().__init__(initial_value, trainable=trainable, name=name or "variable",
+                         dtype=dtype, constraint=constraint)
+        self.path = path or self._name
+        self.regularizer = regularizer
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def value(self):
+        """The current value as a Tensor (reads are recorded on active tapes)."""
+        return self._read()
+
+    @property
+    def constraint(self):
+        return self._constraint
+
+    @constraint.setter
+    def constraint(self, value):
+        self._constraint = value
+
+    def __repr__(self):
+        return (f"<KerasVariable shape={tuple(self._value.shape)}, dtype={self.dtype.name}, "
+                f"path={self.path}>")
+
+    def __deepcopy__(self, memo):
+        v = KerasVariable(self._value.copy(), trainable=self._trainable, name=self._name,
+                          constraint=self._constraint, regularizer=self.regularizer,
+                          path=self.path)
+        return v
+
+
+class _TrackedList(list):
+    """A list attribute of a layer: layers and variables appended later are tracked too."""
+
+    def __init__(self, values, owner):
+        super().__init__(values)
+        self._owner = owner
+
+    def append(self, value):
+        self._owner._track_value(value)
+        super().append(value)
+
+    def extend(self, values):
+        values = list(values)
+        for v in values:
+            self._owner._track_value(v)
+        super().extend(values)
+
+    def insert(self, index, value):
+        self._owner._track_value(value)
+        super().insert(index, value)
+
+    def __setitem__(self, key, value):
+        for v in (value if isinstance(key, slice) else [value]):
+            self._owner._track_value(v)
+        super().__setitem__(key, value)
+
+    def __iadd__(self, values):
+        self.extend(values)
+        return self
+
+    def __reduce__(self):
+        return list, (list(self),)
+
+
+class _TrackedDict(dict):
+    """A dict attribute of a layer: layers and variables stored later are tracked too."""
+
+    def __init__(self, values, owner):
+        super().__init__(values)
+        self._owner = owner
+
+    def __setitem__(self, key, value):
+        self._owner._track_value(value)
+        super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs):
+        for v in dict(*args, **kwargs).values():
+            self._owner._track_value(v)
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+# Attributes the base class manages itself; they are never wrapped or scanned by the tracker.
+_INTERNAL = frozenset((
+    "_layers", "_trainable_variables", "_non_trainable_variables", "_losses", "_inbound_nodes",
+    "_outbound_nodes", "_auto_config", "_tracking_ready", "_build_shapes", "_input_spec",
+    "_supports_masking", "_trainable", "_dtype_policy", "_name", "_call_signature",
+    "_input_shape_arg", "_metrics", "_seed_generators",
+))
+_ALLOWED_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim", "weights",
+                   "input_dtype")
+
+
+class Layer:
+    """The base class of layers: weights, build-on-first-call, ``training`` and masks.
+
+    Args:
+      trainable: whether the layer's weights are updated by training.
+      name: the layer's name (default: the class name in snake case, made unique).
+      dtype: the dtype of the weights and computations (a name, dtype or ``DTypePolicy``).
+      activity_regularizer: optional regularizer applied to the outputs (added to ``losses``).
+      autocast: whether float inputs are cast to the layer's dtype.
+      input_shape: shape of the input without the batch axis (for the first layer of a
+        ``Sequential``).
+
+    >>> import tapeflow as tf
+    >>> from tapeflow import keras
+    >>> class Scale(keras.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+    ...     def call(self, x):
+    ...         return x * self.w
+    >>> layer = Scale()
+    >>> layer(tf.constant([[1.0, 2.0]])).numpy()
+    array([[1., 2.]], dtype=float32)
+    >>> [w.path for w in layer.weights]
+    ['scale/variable']
+    """
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        d = obj.__dict__
+        d["_tracking_ready"] = False
+        d["_layers"] = []
+        d["_trainable_variables"] = []
+        d["_non_trainable_variables"] = []
+        d["_losses"] = []
+        d["_inbound_nodes"] = []
+        d["_outbound_nodes"] = []
+        d["_metrics"] = []
+        d["_seed_generators"] = []
+        d["_build_shapes"] = None
+        d["_input_spec"] = None
+        d["built"] = False
+        d["_auto_config"] = _capture_init_args(cls, args, kwargs)
+        return obj
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
+                 name=None, **kwargs):
+        unknown = set(kwargs) - set(_ALLOWED_KWARGS)
+        if unknown:
+            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: "
+                             f"{ {k: kwargs[k] for k in sorted(unknown)} }")
+        d = self.__dict__
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Layer name must be a string, received name={name!r} of type "
+                            f"{type(name).__name__}.")
+        d["_name"] = name or K.unique_object_name(K.to_snake_case(type(self).__name__))
+        d["_dtype_policy"] = K.get_dtype_policy(dtype)
+        d["_trainable"] = bool(trainable)
+        d["autocast"] = bool(autocast)
+        d["_supports_masking"] = type(self).compute_mask is not Layer.compute_mask
+        d["_input_shape_arg"] = _input_shape_from_kwargs(kwargs)
+        d["_initial_weights"] = kwargs.get("weights")
+        d["_tracking_ready"] = True
+        self.activity_regularizer = _get_regularizer(activity_regularizer)
+
+    # ----------------------------------------------------------------- tracking
+    def __setattr__(self, name, value):
+        if name not in _INTERNAL and self.__dict__.get("_tracking_ready", False):
+            value = self._track_value(value, wrap=True)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        value = self.__dict__.get(name)
+        if isinstance(value, Layer) and any(v is value for v in self._layers):
+            self._layers[:] = [v for v in self._layers if v is not value]
+        elif isinstance(value, Variable):
+            for lst in (self._trainable_variables, self._non_trainable_variables):
+                lst[:] = [v for v in lst if v is not value]
+        object.__delattr__(self, name)
+
+    def _track_value(self, value, wrap=False):
+        if isinstance(value, Layer):
+            if value is not self and not any(v is value for v in self._layers):
+                self._layers.append(value)
+        elif isinstance(value, Variable):
+            self._track_variable(value)
+        elif type(value) in (list, _TrackedList, tuple):
+            for v in value:
+                self._track_value(v)
+            if wrap and type(value) is list:
+                value = _TrackedList(value, self)
+        elif type(value) in (dict, _TrackedDict):
+            for v in value.values():
+                self._track_value(v)
+            if wrap and type(value) is dict:
+                value = _TrackedDict(value, self)
+        return value
+
+    def _track_variable(self, v):
+        lst = self._trainable_variables if v.trainable else self._non_trainable_variables
+        if not any(x is v for x in self._trainable_variables + self._non_trainable_variables):
+            lst.append(v)
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        out, seen = [], set()
+        stack = [self] if include_self else list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            if recursive:
+                stack = list(layer._layers) + stack
+        return out
+
+    # --------------------------------------------------------------- properties
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def path(self):
+        return self._name
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self.__dict__["_dtype_policy"] = K.get_dtype_policy(value)
+
+    @property
+    def dtype(self):
+        """The dtype of the layer's weights, as a string (``"float32"``)."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        self.__dict__["_trainable"] = value
+        for v in self._trainable_variables:
+            v.trainable = value
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def input_spec(self):
+        return self._input_spec
+
+    @input_spec.setter
+    def input_spec(self, value):
+        self.__dict__["_input_spec"] = value
+
+    @property
+    def supports_masking(self):
+        return self._supports_masking
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    @property
+    def weights(self):
+        """Every weight of the layer and its sub-layers: own trainable, own non-trainable, then
+        each sub-layer's, without duplicates."""
+        out, seen = [], set()
+        for w in self._trainable_variables + self._non_trainable_variables:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        for layer in self._layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for w in self.weights if not w.trainable]
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def losses(self):
+        """Losses added by ``add_loss`` during the last call (this layer and sub-layers), then
+        the weight regularization penalties."""
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer._losses)
+        for w in self.trainable_weights:
+            reg = getattr(w, "regularizer", None)
+            if reg is not None:
+                out.append(reg(w))
+        return out
+
+    @property
+    def metrics(self):
+        return list(self._metrics)
+
+    @property
+    def input(self):
+        """The input KerasTensor(s) of the layer's first symbolic call."""
+        return self._node_attr("input")
+
+    @property
+    def output(self):
+        """The output KerasTensor(s) of the layer's first symbolic call."""
+        return self._node_attr("output")
+
+    def _node_attr(self, which):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called and thus has no "
+                                 f"defined {which}.")
+        node = self._inbound_nodes[0]
+        if which == "output":
+            return node.output_structure
+        ts = node.input_tensors
+        return ts[0] if len(ts) == 1 else ts
+
+    # ------------------------------------------------------------------ weights
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """Creates a weight (a ``KerasVariable``) owned by this layer.
+
+        Args:
+          shape: the weight's shape (default scalar).
+          initializer: a name (``"zeros"``), an ``Initializer`` or a callable
+            ``(shape, dtype)``; default ``"glorot_uniform"`` for floats, ``"zeros"`` otherwise.
+          dtype: default the layer's variable dtype.
+          trainable: whether training updates it.
+          regularizer / constraint: optional, by name or object.
+          name: the weight's name (its path is ``"<layer>/<name>"``).
+
+        >>> from tapeflow import keras
+        >>> layer = keras.layers.Layer()
+        >>> w = layer.add_weight(shape=(2,), initializer="zeros", name="w")
+        >>> w.numpy(), [v.name for v in layer.weights]
+        (array([0., 0.], dtype=float32), ['w'])
+        """
+        if isinstance(shape, str) and name is None:   # tf.keras order: add_weight(name, shape)
+            shape, name = None, shape
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = K.standardize_dtype(dtype or self.variable_dtype)
+        value = _get_initializer(initializer, dtype)(shape, dtype=dtype)
+        name = name or "variable"
+        scope = K.current_path()
+        if not scope or scope.split("/")[-1] != self.name:
+            scope = f"{scope}/{self.name}" if scope else self.name
+        v = KerasVariable(value, trainable=trainable, name=name, dtype=dtype,
+                          constraint=_get_constraint(constraint),
+                          regularizer=_get_regularizer(regularizer), path=f"{scope}/{name}")
+        self._track_variable(v)
+        if not self.trainable:
+            v.trainable = False
+        return v
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True,
+                     regularizer=None, constraint=None, name=None):
+        """Alias of ``add_weight`` (Keras 3)."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, regularizer=regularizer,
+                               constraint=constraint, name=name)
+
+    def get_weights(self):
+        """The weights' values as NumPy arrays, in the order of ``weights``."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Sets the weights from NumPy arrays, in the order of ``weights``.
+
+        Raises:
+          ValueError: naming the layer when the count or a shape does not match.
+        """
+        params = self.weights
+        if len(params) != len(weights):
+            raise ValueError(f"You called `set_weights(weights)` on layer '{self.name}' with a "
+                             f"weight list of length {len(weights)}, but the layer was expecting "
+                             f"{len(params)} weights.")
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(p._value.shape) != tuple(w.shape):
+                raise ValueError(f"Layer {self.name} weight shape {tuple(p._value.shape)} is not "
+                                 f"compatible with provided weight shape {tuple(w.shape)} "
+                                 f"(weight '{p.path}').")
+            p.assign(w.astype(p._value.dtype, copy=False))
+
+    def count_params(self):
+        """The number of scalars in the layer's weights.
+
+        Raises:
+          ValueError: if the layer is not built yet.
+        """
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but "
+                             f"the layer isn't built. You can build it manually via: "
+                             f"`layer.build(input_shape)`.")
+        return int(sum(int(np.prod(w._value.shape)) for w in self.weights))
+
+    def save_own_variables(self, store):
+        """Writes this layer's own variables to ``store`` as ``{"0": array, "1": ...}``."""
+        for i, v in enumerate(self._trainable_variables + self._non_trainable_variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        """Reads this layer's own variables from ``store`` (see ``save_own_variables``)."""
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(store.keys()) != len(own):
+            raise ValueError(f"Layer '{self.name}' expected {len(own)} variables, but received "
+                             f"{len(store.keys())} variables during loading. Expected: "
+                             f"{[v.name for v in own]}")
+        for i, v in enumerate(own):
+            v.assign(np.asarray(store[str(i)]))
+
+    # ------------------------------------------------------------------ losses
+    def add_loss(self, loss):
+        """Adds a scalar loss (a Tensor) to ``losses``; the trainer adds it to the total."""
+        if _SYMBOLIC[0]:
+            return
+        for x in nest.flatten(loss):
+            if not self._losses:
+                _LOSS_HOLDERS.append(self)
+            self._losses.append(x if isinstance(x, _TensorLike) else _wrap(
+                np.asarray(x, dtype=np.float32)))
+
+    # ---------------------------------------------------------- build and call
+    def build(self, input_shape):
+        """Creates the weights; called once, by ``__call__``, with the input shape."""
+        self.built = True
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `call()` "
+                                  f"method implemented.")
+
+    def compute_output_shape(self, *args, **kwargs):
+        raise NotImplementedError(f"Layer {type(self).__name__} should implement "
+                                  f"`def compute_output_shape(self, input_shape)`.")
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the outputs (default: the input mask if ``supports_masking``)."""
+        if not self.supports_masking:
+            return None
+        return previous_mask
+
+    def __call__(self, *args, **kwargs):
+        if _node.any_symbolic(args, kwargs):
+            return self._symbolic_call(args, kwargs)
+        args, kwargs = self._convert_inputs(args, kwargs)
+        inputs = args[0] if args else next(iter(kwargs.values()), None)
+        assert_input_compatibility(self._input_spec, inputs, self.name)
+        if not self.built:
+            self._maybe_build(args, kwargs)
+        outer = not _CALL_STACK
+        if outer and _LOSS_HOLDERS:
+            _clear_losses()
+        kwargs, training, previous_mask = self._call_kwargs(inputs, kwargs)
+        _CALL_STACK.append(training)
+        K._NAME_SCOPE.append(self._name)
+        try:
+            outputs = self.call(*args, **kwargs)
+        finally:
+            K._NAME_SCOPE.pop()
+            _CALL_STACK.pop()
+        if self._supports_masking:
+            self._set_output_mask(inputs, outputs, previous_mask)
+        if self.activity_regularizer is not None and not _SYMBOLIC[0]:
+            self._add_activity_loss(outputs)
+        return outputs
+
+    def _convert_inputs(self, args, kwargs):
+        # Arrays and Python numbers in the first argument become Tensors; float inputs take the
+        # layer's compute dtype (Keras 3 autocasting).
+        if not args:
+            return args, kwargs
+        first = args[0]
+        target = self._dtype_policy.compute_dtype if self.autocast else None
+        if type(first) is Tensor:
+            if target is not None and first._value.dtype.kind == "f" and \
+                    first._value.dtype.name != target:
+                first = _cast(first, target)
+        elif isinstance(first, (list, tuple, dict)):
+            first = nest.map_structure(lambda x: _to_input(x, target), first)
+        else:
+            first = _to_input(first, target)
+        return (first,) + tuple(args[1:]), kwargs
+
+    def _call_kwargs(self, inputs, kwargs):
+        has_training, has_mask, _ = _signature(type(self))
+        training = kwargs.get("training")
+        if training is None:
+            training = _CALL_STACK[-1] if _CALL_STACK else None
+            if has_training and training is not None:
+                kwargs["training"] = training
+            elif not has_training:
+                kwargs.pop("training", None)
+        elif not has_training:
+            kwargs.pop("training")
+        previous_mask = kwargs.get("mask")
+        if previous_mask is None:
+            previous_mask = _collect_mask(inputs)
+            if has_mask and previous_mask is not None:
+                kwargs["mask"] = previous_mask
+            elif not has_mask:
+                kwargs.pop("mask", None)
+        elif not has_mask:
+            kwargs.pop("mask")
+        return kwargs, training, previous_mask
+
+    def _set_output_mask(self, inputs, outputs, previous_mask):
+        mask = self.compute_mask(inputs, previous_mask)
+        if mask is None:
+            return
+        outs = nest.flatten(outputs)
+        masks = nest.flatten(mask) if isinstance(mask, (list, tuple)) else [mask] * len(outs)
+        for o, m in zip(outs, masks):
+            if type(o) is Tensor:
+                o._keras_mask = m
+
+    def _add_activity_loss(self, outputs):
+        for o in nest.flatten(outputs):
+            if isinstance(o, _TensorLike):
+                batch = o.shape[0] if o.ndim else 1
+                self.add_loss(self.activity_regularizer(o) / float(batch or 1))
+
+    def _maybe_build(self, args, kwargs):
+        shapes = _build_shapes(type(self), args, kwargs)
+        self.__dict__["_build_shapes"] = shapes
+        if type(self).build is not Layer.build:
+            with K.name_scope(self._name):
+                if len(shapes) == 1:
+                    self.build(next(iter(shapes.values())))
+                else:
+                    self.build(**shapes)
+        self.built = True
+        if getattr(self, "_initial_weights", None) is not None:
+            self.set_weights(self._initial_weights)
+            self.__dict__["_initial_weights"] = None
+
+    # ----------------------------------------------------------------- symbolic
+    def _symbolic_call(self, args, kwargs):
+        inputs = args[0] if args else next(iter(kwargs.values()), None)
+        assert_input_compatibility(self._input_spec, inputs, self.name)
+        if not self.built:
+            self._maybe_build(args, kwargs)
+        outputs = self.compute_output_spec(*args, **kwargs)
+        _node.Node(self, args, kwargs, outputs)
+        return outputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The output KerasTensor(s) for symbolic inputs: ``call`` runs on a small zero batch
+        (twice when non-batch dims are unknown, to tell which output dims follow them)."""
+        flat = [x for x in nest.flatten([list(args), dict(kwargs)])
+                if isinstance(x, _node.KerasTensor)]
+        batch_unknown = any(x.shape and x.shape[0] is None for x in flat)
+        other_unknown = any(d is None for x in flat for d in x.shape[1:])
+        try:
+            out_a = self._run_on_placeholders(args, kwargs, 2, 8)
+            out_b = self._run_on_placeholders(args, kwargs, 2, 9) if other_unknown else out_a
+        except Exception:
+            if type(self).compute_output_shape is Layer.compute_output_shape:
+                raise
+            return self._spec_from_output_shape(args, kwargs, flat)
+
+        def to_spec(a, b):
+            if not isinstance(a, _TensorLike):
+                return a
+            shape = [None if da != db else da for da, db in
+                     zip(a._value.shape, b._value.shape)]
+            if batch_unknown and shape:
+                shape[0] = None
+            return _node.KerasTensor(shape, dtype=a.dtype.name)
+        if isinstance(out_a, (list, tuple, dict)):
+            return nest.map_structure(to_spec, out_a, out_b)
+        return to_spec(out_a, out_b)
+
+    def _run_on_placeholders(self, args, kwargs, batch, other):
+        def fill(x):
+            if not isinstance(x, _node.KerasTensor):
+                return x
+            shape = [batch if (d is None and i == 0) else other if d is None else d
+                     for i, d in enumerate(x.shape)]
+            return _wrap(np.zeros(shape, dtype=K.standardize_dtype(x.dtype)))
+        a = [nest.map_structure(fill, v) if nest.is_nested(v) else fill(v) for v in args]
+        kw = {k: nest.map_structure(fill, v) if nest.is_nested(v) else fill(v)
+              for k, v in kwargs.items()}
+        _SYMBOLIC[0] += 1
+        try:
+            with np.errstate(all="ignore"):
+                return self.__call__(*a, **kw)
+        finally:
+            _SYMBOLIC[0] -= 1
+
+    def _spec_from_output_shape(self, args, kwargs, flat):
+        shapes = [x.shape for x in flat]
+        out = self.compute_output_shape(shapes[0] if len(shapes) == 1 else shapes)
+        dtype = self.compute_dtype
+
+        def is_shape(s):
+            return isinstance(s, (tuple, list)) and all(d is None or isinstance(d, int)
+                                                        for d in s)
+        if is_shape(out):
+            return _node.KerasTensor(out, dtype=dtype)
+        return [_node.KerasTensor(s, dtype=dtype) for s in out]
+
+    # ------------------------------------------------------------------- config
+    def get_config(self):
+        """The layer's constructor arguments (Keras's keys: name, trainable, dtype, ...)."""
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": K.serialize_dtype_policy(self._dtype_policy)}
+        auto = {k: v for k, v in (self._auto_config or {}).items()
+                if k not in ("name", "trainable", "dtype") and _jsonable(v)}
+        if type(self).get_config is Layer.get_config:
+            config.update(auto)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a layer from ``get_config()``'s output."""
+        return cls(**config)
+
+    def get_build_config(self):
+        """``{"input_shape": [...]}`` of the first build, or None if not built."""
+        if self._build_shapes:
+            shapes = {k.replace("_shape", "") if k != "input_shape" else k: _plain_shape(v)
+                      for k, v in self._build_shapes.items()}
+            if len(shapes) == 1:
+                return {"input_shape": next(iter(shapes.values()))}
+            return {"shapes_dict": {f"{k}_shape" if not k.endswith("_shape") else k: v
+                                    for k, v in shapes.items()}}
+        return None
+
+    def build_from_config(self, config):
+        """Builds the layer from ``get_build_config()``'s output."""
+        if not config:
+            return
+        if "input_shape" in config:
+            shapes = {"input_shape": _tuple_shape(config["input_shape"])}
+        else:
+            shapes = {k: _tuple_shape(v) for k, v in config["shapes_dict"].items()}
+        if type(self).build is not Layer.build:
+            with K.name_scope(self._name):
+                if len(shapes) == 1:
+                    self.build(next(iter(shapes.values())))
+                else:
+                    self.build(**shapes)
+        self.__dict__["_build_shapes"] = shapes
+        self.built = True
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# ---------------------------------------------------------------------- helpers
+def _capture_init_args(cls, args, kwargs):
+    # The constructor's arguments, for get_config of layers that do not override it.
+    try:
+        sig = inspect.signature(cls.__init__)
+        bound = sig.bind_partial(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    out = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        param = sig.parameters[name]
+        if param.kind == param.VAR_KEYWORD:
+            out.update(value)
+        elif param.kind != param.VAR_POSITIONAL:
+            out[name] = value
+    return out
+
+
+def _jsonable(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_jsonable(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _jsonable(x) for k, x in v.items())
+    return False
+
+
+def _input_shape_from_kwargs(kwargs):
+    if kwargs.get("batch_input_shape") is not None:
+        return tuple(kwargs["batch_input_shape"])
+    if kwargs.get("input_shape") is not None:
+        shape = kwargs["input_shape"]
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return (kwargs.get("batch_size"),) + shape
+    if kwargs.get("input_dim") is not None:
+        return (kwargs.get("batch_size"), int(kwargs["input_dim"]))
+    return None
+
+
+def _signature(cls):
+    sig = _SIGNATURES.get(cls)
+    if sig is None:
+        params = inspect.signature(cls.call).parameters
+        var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        sig = ("training" in params or var_kw, "mask" in params or var_kw,
+               [n for n in params if n != "self"])
+        _SIGNATURES[cls] = sig
+    return sig
+
+
+def _build_shapes(cls, args, kwargs):
+    """``{"input_shape": shape}`` or, for a build taking several ``<arg>_shape`` parameters,
+    one shape per matching call argument (``build(query_shape, value_shape)``)."""
+    build_params = [n for n in inspect.signature(cls.build).parameters if n != "self"]
+    if len(build_params) <= 1 or cls.build is Layer.build:
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        return {"input_shape": _shape_struct(first)}
+    call_params = _signature(cls)[2]
+    values = dict(zip(call_params, args))
+    values.update(kwargs)
+    shapes = {}
+    for p in build_params:
+        arg = p[:-6] if p.endswith("_shape") else p
+        if arg in values and values[arg] is not None:
+            shapes[p] = _shape_struct(values[arg])
+    return shapes
+
+
+def _shape_struct(x):
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return [_shape_struct(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shape_struct(v) for k, v in x.items()}
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return None
+    if hasattr(shape, "as_list"):
+        return tuple(shape.as_list())
+    return tuple(shape)
+
+
+def _plain_shape(s):
+    if isinstance(s, (list, tuple)) and s and not all(d is None or isinstance(d, int)
+                                                      for d in s):
+        return [_plain_shape(v) for v in s]
+    if isinstance(s, dict):
+        return {k: _plain_shape(v) for k, v in s.items()}
+    return None if s is None else list(s)
+
+
+def _tuple_shape(s):
+    if isinstance(s, (list, tuple)) and all(d is None or isinstance(d, int) for d in s):
+        return tuple(s)
+    if isinstance(s, dict):
+        return {k: _tuple_shape(v) for k, v in s.items()}
+    if isinstance(s, (list, tuple)):
+        return [_tuple_shape(v) for v in s]
+    return s
+
+
+def _cast(t, dtype):
+    from tapeflow.ops.math_ops import cast   # noqa: PLC0415 - keras sits above the ops
+
+    return cast(t, dtype)
+
+
+def _to_input(x, target):
+    if type(x) is Tensor:
+        if target is not None and x._value.dtype.kind == "f" and x._value.dtype.name != target:
+            return _cast(x, target)
+        return x
+    if isinstance(x, Variable):
+        return _to_input(x.value if isinstance(x, KerasVariable) else x.read_value(), target)
+    if isinstance(x, (np.ndarray, np.generic, int, float, bool)) or (
+            isinstance(x, list) and x and not isinstance(x[0], _TensorLike)):
+        arr = np.asarray(x)
+        if arr.dtype.kind == "f" and target is not None:
+            arr = arr.astype(target, copy=False)
+        elif arr.dtype.kind == "f":
+            arr = arr.astype(np.float32, copy=False)
+        elif arr.dtype == np.int64 and not isinstance(x, np.ndarray):
+            arr = arr.astype(np.int32)
+        if arr.dtype.kind in "OUS":
+            return x
+        return _wrap(arr)
+    return x
+
+
+def _collect_mask(inputs):
+    if type(inputs) is Tensor:
+        return getattr(inputs, "_keras_mask", None)
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(x, "_keras_mask", None) if type(x) is Tensor else None for x in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return None
+
+
+def _clear_losses():
+    for layer in _LOSS_HOLDERS:
+        layer._losses.clear()
+    _LOSS_HOLDERS.clear()
+
+
+def _get_initializer(identifier, dtype):
+    if identifier is None:
+        identifier = "glorot_uniform" if K.is_float_dtype(dtype) else "zeros"
+    if callable(identifier) and not isinstance(identifier, type):
+        return identifier
+    from tapeflow.keras import initializers   # noqa: PLC0415 - sibling module, loaded lazily
+
+    return initializers.get(identifier)
+
+
+def _get_regularizer(identifier):
+    if identifier is None:
+        return None
+    from tapeflow.keras import regularizers   # noqa: PLC0415
+
+    return regularizers.get(identifier)
+
+
+def _get_constraint(identifier):
+    if identifier is None:
+        return None
+    from tapeflow.keras import constraints   # noqa: PLC0415
+
+    return constraints.get(identifier)

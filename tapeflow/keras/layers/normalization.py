@@ -1,0 +1,299 @@
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization.
+
+BatchNormalization in training normalises with the batch mean and the biased batch variance and
+updates ``moving_mean`` / ``moving_variance`` in place (``moving = moving * momentum + batch *
+(1 - momentum)``); at inference it uses the moving statistics. Weight order: gamma, beta,
+moving_mean, moving_variance (Keras 3).
+"""
+
+from tapeflow.keras.layers import _layer_utils as U
+from tapeflow.keras.layers.input_spec import InputSpec
+from tapeflow.keras.layers.layer import Layer
+from tapeflow.ops import array_ops as A
+from tapeflow.ops import math_ops as M
+from tapeflow.ops import nn_ops as N
+
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
+
+
+def _norm_axes(axis, ndim, name):
+    axes = [axis] if isinstance(axis, int) else list(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{name}: axis {a} is out of range for an input of rank {ndim}.")
+        out.append(a % ndim)
+    return sorted(set(out))
+
+
+def _bshape(ndim, axes, shape):
+    return [shape[i] if i in axes else 1 for i in range(ndim)]
+
+
+class BatchNormalization(Layer):
+    """Normalises each feature (``axis``) with batch statistics in training and moving
+    statistics at inference.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> bn = keras.layers.BatchNormalization()
+    >>> y = bn(np.array([[1.0], [3.0]]), training=True)
+    >>> y.numpy().round(2), bn.moving_mean.numpy().round(3)
+    (array([[-1.],
+           [ 1.]], dtype=float32), array([0.02], dtype=float32))
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = synchronized
+        self.beta_initializer = U.get("initializer", beta_initializer)
+        self.gamma_initializer = U.get("initializer", gamma_initializer)
+        self.moving_mean_initializer = U.get("initializer", moving_mean_initializer)
+        self.moving_variance_initializer = U.get("initializer", moving_variance_initializer)
+        self.beta_regularizer = U.get("regularizer", beta_regularizer)
+        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
+        self.beta_constraint = U.get("constraint", beta_constraint)
+        self.gamma_constraint = U.get("constraint", gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        ax = _norm_axes(self.axis, ndim, "BatchNormalization")[0]
+        dim = input_shape[ax]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
+                             f"but the layer received an input with shape {input_shape}.")
+        shape = (dim,)
+        self.gamma = self.add_weight(name="gamma", shape=shape,
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.moving_mean = self.add_weight(name="moving_mean", shape=shape,
+                                           initializer=self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight(name="moving_variance", shape=shape,
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False)
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})
+
+    def call(self, inputs, training=None, mask=None):
+        ndim = inputs.shape.rank
+        ax = self.axis % ndim
+        reduce_axes = [i for i in range(ndim) if i != ax]
+        bshape = _bshape(ndim, [ax], inputs.shape.as_list())
+        if training and self.trainable:
+            mean, var = N.moments(inputs, axes=reduce_axes, keepdims=True)
+            self._update_moving(mean, var)
+        else:
+            mean = A.reshape(self.moving_mean, bshape)
+            var = A.reshape(self.moving_variance, bshape)
+        inv = M.rsqrt(var + self.epsilon)
+        if self.scale:
+            inv = inv * A.reshape(self.gamma, bshape)
+        y = (inputs - mean) * inv
+        if self.center:
+            y = y + A.reshape(self.beta, bshape)
+        return y
+
+    def _update_moving(self, mean, var):
+        m = self.momentum
+        mm = mean.numpy().reshape(-1)
+        vv = var.numpy().reshape(-1)
+        mv = self.moving_mean._value
+        vv_ = self.moving_variance._value
+        self.moving_mean.assign(mv * m + mm.astype(mv.dtype) * (1 - m))
+        self.moving_variance.assign(vv_ * m + vv.astype(vv_.dtype) * (1 - m))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({
+            "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale,
+            "beta_initializer": U.serialize("initializer", self.beta_initializer),
+            "gamma_initializer": U.serialize("initializer", self.gamma_initializer),
+            "moving_mean_initializer": U.serialize("initializer", self.moving_mean_initializer),
+            "moving_variance_initializer": U.serialize("initializer",
+                                                       self.moving_variance_initializer),
+            "beta_regularizer": U.serialize("regularizer", self.beta_regularizer),
+            "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
+            "beta_constraint": U.serialize("constraint", self.beta_constraint),
+            "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
+            "synchronized": self.synchronized,
+        })
+        return c
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over ``axis`` (default the last), then scales and shifts.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.LayerNormalization()(np.array([[1.0, 3.0]])).numpy().round(2)
+    array([[-1.,  1.]], dtype=float32)
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis if isinstance(axis, int) else list(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.rms_scaling = bool(rms_scaling)
+        self.beta_initializer = U.get("initializer", beta_initializer)
+        self.gamma_initializer = U.get("initializer", gamma_initializer)
+        self.beta_regularizer = U.get("regularizer", beta_regularizer)
+        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
+        self.beta_constraint = U.get("constraint", beta_constraint)
+        self.gamma_constraint = U.get("constraint", gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = _norm_axes(self.axis, ndim, "LayerNormalization")
+        shape = tuple(input_shape[i] for i in axes)
+        self.gamma = self.add_weight(name="gamma", shape=shape,
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+
+    def call(self, inputs):
+        ndim = inputs.shape.rank
+        axes = _norm_axes(self.axis, ndim, "LayerNormalization")
+        bshape = _bshape(ndim, axes, inputs.shape.as_list())
+        if self.rms_scaling:
+            from tapeflow.ops import reduction_ops as R  # noqa: PLC0415
+
+            ms = R.reduce_mean(inputs * inputs, axis=axes, keepdims=True)
+            y = inputs * M.rsqrt(ms + self.epsilon)
+            return y * A.reshape(self.gamma, bshape) if self.scale else y
+        mean, var = N.moments(inputs, axes=axes, keepdims=True)
+        inv = M.rsqrt(var + self.epsilon)
+        if self.scale:
+            inv = inv * A.reshape(self.gamma, bshape)
+        y = (inputs - mean) * inv
+        if self.center:
+            y = y + A.reshape(self.beta, bshape)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({
+            "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+            "scale": self.scale, "rms_scaling": self.rms_scaling,
+            "beta_initializer": U.serialize("initializer", self.beta_initializer),
+            "gamma_initializer": U.serialize("initializer", self.gamma_initializer),
+            "beta_regularizer": U.serialize("regularizer", self.beta_regularizer),
+            "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
+            "beta_constraint": U.serialize("constraint", self.beta_constraint),
+            "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
+        })
+        return c
+
+
+class GroupNormalization(Layer):
+    """Splits the channels (``axis``) into ``groups`` and normalises each group per sample.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.GroupNormalization(groups=2)(np.ones((2, 3, 4))).shape
+    TensorShape([2, 3, 4])
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.groups = int(groups)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = U.get("initializer", beta_initializer)
+        self.gamma_initializer = U.get("initializer", gamma_initializer)
+        self.beta_regularizer = U.get("regularizer", beta_regularizer)
+        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
+        self.beta_constraint = U.get("constraint", beta_constraint)
+        self.gamma_constraint = U.get("constraint", gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined "
+                             f"dimension but the layer received an input with shape "
+                             f"{input_shape}.")
+        if self.groups == -1:
+            self.groups = dim
+        if dim < self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) cannot be more than the number "
+                             f"of channels ({dim}).")
+        if dim % self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the "
+                             f"number of channels ({dim}).")
+        self.gamma = self.add_weight(name="gamma", shape=(dim,),
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight(name="beta", shape=(dim,), initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
+
+    def call(self, inputs):
+        shape = inputs.shape.as_list()
+        ndim = len(shape)
+        ax = self.axis % ndim
+        c = shape[ax]
+        gshape = shape[:ax] + [self.groups, c // self.groups] + shape[ax + 1:]
+        x = A.reshape(inputs, gshape)
+        axes = [i for i in range(1, ndim + 1) if i != ax]
+        mean, var = N.moments(x, axes=axes, keepdims=True)
+        y = A.reshape((x - mean) * M.rsqrt(var + self.epsilon), shape)
+        bshape = _bshape(ndim, [ax], shape)
+        if self.scale:
+            y = y * A.reshape(self.gamma, bshape)
+        if self.center:
+            y = y + A.reshape(self.beta, bshape)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({
+            "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale,
+            "beta_initializer": U.serialize("initializer", self.beta_initializer),
+            "gamma_initializer": U.serialize("initializer", self.gamma_initializer),
+            "beta_regularizer": U.serialize("regularizer", self.beta_regularizer),
+            "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
+            "beta_constraint": U.serialize("constraint", self.beta_constraint),
+            "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
+        })
+        return c

@@ -1,0 +1,86 @@
+"""Adam (with AMSGrad)."""
+
+import math
+
+from tapeflow._backend import np
+from tapeflow.keras.optimizers.optimizer import Optimizer
+
+
+def _check_betas(cls, **betas):
+    for k, b in betas.items():
+        if not 0.0 <= b < 1.0 + 1e-12:
+            raise ValueError(f"{cls}: `{k}` must be in [0, 1]. Received: {k}={b}")
+
+
+class Adam(Optimizer):
+    """Adaptive moment estimation.
+
+    ``m += (g - m)(1 - beta_1)``, ``v += (g^2 - v)(1 - beta_2)``,
+    ``w -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + eps)``; ``amsgrad`` uses the
+    running maximum of v.
+
+    >>> import tapeflow as tf
+    >>> from tapeflow import keras
+    >>> w = tf.Variable([1.0])
+    >>> _ = keras.optimizers.Adam(learning_rate=0.1).apply_gradients([(tf.constant([3.0]), w)])
+    >>> w.numpy().round(4)
+    array([0.9], dtype=float32)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+        _check_betas(type(self).__name__, beta_1=beta_1, beta_2=beta_2)
+        if epsilon < 0:
+            raise ValueError(f"{type(self).__name__}: `epsilon` must be >= 0. Received: "
+                             f"epsilon={epsilon}")
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            variables, ["momentum", "velocity"])
+        if self.amsgrad:
+            self._velocity_hats = self.add_optimizer_variables(variables, "velocity_hat")
+
+    def update_step(self, gradient, variable, learning_rate):
+        w = variable._value
+        dt = w.dtype.type
+        i = self._var_index(variable)
+        t = float(self._iterations._value) + 1.0
+        b1p = float(dt(self.beta_1) ** dt(t))
+        b2p = float(dt(self.beta_2) ** dt(t))
+        alpha = dt(learning_rate * math.sqrt(1.0 - b2p) / (1.0 - b1p))
+        m = self._momentums[i]._value
+        v = self._velocities[i]._value
+        tmp = gradient - m
+        tmp *= dt(1 - self.beta_1)
+        m += tmp
+        np.square(gradient, out=tmp)
+        tmp -= v
+        tmp *= dt(1 - self.beta_2)
+        v += tmp
+        if self.amsgrad:
+            vh = self._velocity_hats[i]._value
+            np.maximum(vh, v, out=vh)
+            v = vh
+        np.sqrt(v, out=tmp)
+        tmp += dt(self.epsilon)
+        np.divide(m * alpha, tmp, out=tmp)
+        w -= tmp
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                       "amsgrad": self.amsgrad})
+        return config

@@ -1,0 +1,468 @@
+"""The optimizer base class: Keras 3's ``apply_gradients`` pipeline, in place on NumPy arrays.
+
+``apply_gradients`` drops ``None`` gradients, clips (``clipnorm``, ``clipvalue``,
+``global_clipnorm``), applies decoupled ``weight_decay``, calls each subclass's
+``update_step(grad, variable, learning_rate)`` on raw arrays, increments ``iterations``, updates
+the EMA when ``use_ema`` and finally applies each variable's constraint.
+
+``variables`` follows Keras 3's order: ``[iterations, learning_rate (when not a schedule),
+EMA averages, slots...]`` so that ``optimizer/vars/<i>`` in Keras files line up.
+"""
+
+import re
+import warnings
+
+from tapeflow._backend import np
+from tapeflow.framework.tensor import _TensorLike
+from tapeflow.framework.variable import Variable
+from tapeflow.keras._objects import to_snake_case
+from tapeflow.keras.optimizers import schedules as _schedules
+
+__all__ = ["Optimizer"]
+
+
+def _as_array(g, dtype):
+    if isinstance(g, _TensorLike):
+        g = g._value
+    elif hasattr(g, "values") and hasattr(g, "indices") and hasattr(g, "dense_shape"):
+        dense = np.zeros(tuple(int(d) for d in np.asarray(getattr(g.dense_shape, "_value",
+                                                                  g.dense_shape))), dtype)
+        np.add.at(dense, np.asarray(getattr(g.indices, "_value", g.indices)),
+                  np.asarray(getattr(g.values, "_value", g.values)))
+        return dense
+    else:
+        g = np.asarray(g)
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
+def _check_positive(value, name, cls, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{cls}: argument `{name}` must be a number, received {name}={value!r}.")
+    if value < 0:
+        raise ValueError(f"{cls}: argument `{name}` must be >= 0, received {name}={value}.")
+    return float(value)
+
+
+class Optimizer:
+    """Base class of every optimizer (``keras.optimizers.Optimizer``).
+
+    Args:
+      learning_rate: a float, a ``LearningRateSchedule`` or a zero-argument callable.
+      weight_decay: decoupled weight decay: ``var -= lr * weight_decay * var`` before the step.
+      clipnorm: clip each gradient to this L2 norm.
+      clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+      global_clipnorm: clip all gradients together to this joint L2 norm.
+      use_ema: keep an exponential moving average of the weights (``ema_momentum``), copied
+        into the weights every ``ema_overwrite_frequency`` steps.
+      loss_scale_factor: gradients are divided by it (``scale_loss`` multiplies by it).
+      gradient_accumulation_steps: update only every N steps with the mean gradient.
+      name: the optimizer's name (default: the class name in snake case).
+
+    A subclass implements ``build(var_list)`` (creating slots with ``add_variable_from_reference``)
+    and ``update_step(gradient, variable, learning_rate)`` working on ``variable._value`` in place.
+
+    >>> import tapeflow as tf
+    >>> from tapeflow import keras
+    >>> v = tf.Variable([1.0, 2.0])
+    >>> opt = keras.optimizers.SGD(learning_rate=0.5)
+    >>> _ = opt.apply_gradients([(tf.constant([1.0, 1.0]), v)])
+    >>> v.numpy(), int(opt.iterations)
+    (array([0.5, 1.5], dtype=float32), 1)
+    """
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        cls = type(self).__name__
+        kwargs.pop("decay", None)
+        kwargs.pop("jit_compile", None)
+        if "lr" in kwargs:
+            raise ValueError(f"{cls}: argument `lr` is no longer supported; use "
+                             f"`learning_rate` instead.")
+        if kwargs:
+            raise TypeError(f"{cls}: unexpected keyword arguments {sorted(kwargs)}.")
+        self.name = to_snake_case(name or cls)  # Keras: auto_name(name)
+        self.weight_decay = _check_positive(weight_decay, "weight_decay", cls)
+        self.clipnorm = _check_positive(clipnorm, "clipnorm", cls)
+        self.clipvalue = _check_positive(clipvalue, "clipvalue", cls)
+        self.global_clipnorm = _check_positive(global_clipnorm, "global_clipnorm", cls)
+        if sum(x is not None for x in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
+                             f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm}")
+        self.use_ema = bool(use_ema)
+        if use_ema and not 0.0 <= ema_momentum <= 1.0:
+            raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: "
+                             f"ema_momentum={ema_momentum}")
+        if use_ema and ema_overwrite_frequency is not None and (
+                not isinstance(ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
+            raise ValueError(f"`ema_overwrite_frequency` must be an integer >= 1 or None. "
+                             f"Received: ema_overwrite_frequency={ema_overwrite_frequency}")
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        if loss_scale_factor is not None and loss_scale_factor <= 0:
+            raise ValueError(f"{cls}: argument `loss_scale_factor` must be > 0, received "
+                             f"loss_scale_factor={loss_scale_factor}.")
+        self.loss_scale_factor = loss_scale_factor
+        if gradient_accumulation_steps is not None and (
+                not isinstance(gradient_accumulation_steps, int)
+                or gradient_accumulation_steps < 2):
+            raise ValueError(f"`gradient_accumulation_steps` must be an integer >= 2. "
+                             f"Received: gradient_accumulation_steps="
+                             f"{gradient_accumulation_steps}")
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.built = False
+        self._variables = []
+        self._trainable_variables = []
+        self._index = {}
+        self._exclude_ids = set()
+        self._exclude_names = []
+        self._iterations = Variable(np.int64(0), trainable=False, name="iteration")
+        self._variables.append(self._iterations)
+        self._learning_rate = self._build_learning_rate(learning_rate)
+
+    # ---------------------------------------------------------------------------------------
+    # learning rate and iterations
+
+    def _build_learning_rate(self, learning_rate):
+        if isinstance(learning_rate, _schedules.LearningRateSchedule) or (
+                callable(learning_rate) and not isinstance(learning_rate, _TensorLike)):
+            return learning_rate
+        try:
+            value = float(learning_rate)
+        except (TypeError, ValueError):
+            raise ValueError(f"{type(self).__name__}: argument `learning_rate` must be a float, a "
+                             f"LearningRateSchedule or a callable, received "
+                             f"learning_rate={learning_rate!r}.") from None
+        if not value >= 0.0:
+            raise ValueError(f"{type(self).__name__}: argument `learning_rate` must be >= 0, "
+                             f"received learning_rate={learning_rate}.")
+        var = Variable(np.float32(value), trainable=False, name="learning_rate")
+        self._variables.append(var)
+        return var
+
+    @property
+    def iterations(self):
+        """The number of update steps applied so far (an int64 Variable)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self._iterations.assign(value)
+
+    @property
+    def learning_rate(self):
+        """The current learning rate: the Variable, or the schedule's value at ``iterations``."""
+        lr = self._learning_rate
+        if isinstance(lr, Variable):
+            return lr
+        if isinstance(lr, _schedules.LearningRateSchedule):
+            return lr(self._iterations)
+        return lr()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(value, _schedules.LearningRateSchedule) or (
+                callable(value) and not isinstance(value, _TensorLike)):
+            self._learning_rate = value
+            return
+        if not isinstance(self._learning_rate, Variable):
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as "
+                            "its `learning_rate` constructor argument, hence its learning rate "
+                            "is not settable. If you need the learning rate to be settable, you "
+                            "should instantiate the optimizer with a float `learning_rate` "
+                            "argument.")
+        if float(value) < 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be >= 0, received "
+                             f"{float(value)}.")
+        self._learning_rate.assign(float(value))
+
+    def _current_lr(self):
+        lr = self.learning_rate
+        return float(lr._value if isinstance(lr, _TensorLike) else lr)
+
+    @property
+    def variables(self):
+        """The optimizer's variables in Keras 3's order (iterations, learning rate, slots)."""
+        return list(self._variables)
+
+    # ---------------------------------------------------------------------------------------
+    # building and slots
+
+    def build(self, variables):
+        """Records the trainable variables; subclasses then create their slots."""
+        if self.use_ema:
+            self._model_variables_moving_average = [
+                self.add_variable_from_reference(v, "average") for v in variables]
+        if self.gradient_accumulation_steps:
+            self._accumulated_gradients = [
+                self.add_variable_from_reference(v, "gradient_accumulator") for v in variables]
+        self._trainable_variables = list(variables)
+        self._index = {id(v): i for i, v in enumerate(variables)}
+        self.built = True
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="mean",
+                     name=None):
+        """Creates an optimizer variable (tracked in ``variables``)."""
+        from tapeflow.keras import initializers
+
+        init = initializers.get(initializer)
+        value = init(tuple(shape), dtype=dtype or "float32")
+        var = Variable(value, trainable=False, name=name or "variable")
+        self._variables.append(var)
+        return var
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A slot variable with the shape and dtype of ``reference_variable``."""
+        ref_name = getattr(reference_variable, "path", None) or "variable"
+        ref_name = str(ref_name).replace("/", "_").replace(":0", "")
+        arr = reference_variable._value
+        if initializer == "zeros":
+            value = np.zeros(arr.shape, arr.dtype)
+        else:
+            from tapeflow.keras import initializers
+
+            value = initializers.get(initializer)(arr.shape, dtype=arr.dtype.name)._value
+        var = Variable(value, trainable=False, name=f"{ref_name}_{name}")
+        self._variables.append(var)
+        return var
+
+    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
+        """Slots for every variable; with a list of names they are interleaved per variable."""
+        names = [name] if isinstance(name, str) else list(name)
+        inits = list(initializer) if isinstance(initializer, (list, tuple)) else \
+            [initializer] * len(names)
+        out = tuple([] for _ in names)
+        for v in trainable_variables:
+            for i, (n, init) in enumerate(zip(names, inits)):
+                out[i].append(self.add_variable_from_reference(v, n, init))
+        return out[0] if isinstance(name, str) else out
+
+    def _var_index(self, variable):
+        return self._index[id(variable)]
+
+    _get_variable_index = _var_index
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exempts variables (objects, or regexes searched in their names) from weight decay."""
+        if self.built:
+            raise ValueError("`exclude_from_weight_decay()` can only be configured before the "
+                             "optimizer is built.")
+        self._exclude_ids.update(id(v) for v in (var_list or []))
+        self._exclude_names.extend(var_names or [])
+
+    def _use_weight_decay(self, variable):
+        if id(variable) in self._exclude_ids:
+            return False
+        name = getattr(variable, "name", "")
+        return not any(re.search(p, name) for p in self._exclude_names)
+
+    # ---------------------------------------------------------------------------------------
+    # applying gradients
+
+    def apply_gradients(self, grads_and_vars):
+        """Applies ``(gradient, variable)`` pairs; returns ``iterations``.
+
+        >>> import tapeflow as tf
+        >>> from tapeflow import keras
+        >>> v = tf.Variable(1.0)
+        >>> _ = keras.optimizers.SGD(0.1).apply_gradients(zip([tf.constant(2.0)], [v]))
+        >>> round(float(v), 4)
+        0.8
+        """
+        pairs = list(grads_and_vars)
+        if not pairs:
+            return self._iterations
+        grads, variables = zip(*pairs)
+        self.apply(list(grads), list(variables))
+        return self._iterations
+
+    def apply(self, grads, trainable_variables=None):
+        """Applies ``grads`` to ``trainable_variables`` (those given to ``build`` if None)."""
+        grads = list(grads)
+        if not grads:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError("When passing `grads` without `variables`, the optimizer must "
+                                 "already be built on a list of variables. Call "
+                                 "`optimizer.build(trainable_variables)` first.")
+            trainable_variables = self._trainable_variables
+        else:
+            trainable_variables = list(trainable_variables)
+            if len(grads) != len(trainable_variables):
+                raise ValueError(f"{type(self).__name__}.apply: got {len(grads)} gradients for "
+                                 f"{len(trainable_variables)} variables.")
+            if not self.built:
+                self.build(trainable_variables)
+                self.built = True
+            for v in trainable_variables:
+                if id(v) not in self._index:
+                    raise ValueError(f"Unknown variable: {v!r}. This optimizer can only be "
+                                     f"called for the variables it was originally built with. "
+                                     f"When working with a new set of variables, you should "
+                                     f"recreate a new optimizer instance.")
+        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
+        if len(pairs) < len(grads):
+            missing = [v.name for g, v in zip(grads, trainable_variables) if g is None]
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the "
+                          f"loss. If using `model.compile()`, did you forget to provide a `loss` "
+                          f"argument?", stacklevel=3)
+        if not pairs:
+            return
+        variables = [v for _, v in pairs]
+        arrays = [_as_array(g, v._value.dtype) for g, v in pairs]
+        for g, v in zip(arrays, variables):
+            if g.shape != v._value.shape:
+                raise ValueError(f"{type(self).__name__}: the gradient for variable {v.name!r} "
+                                 f"has shape {g.shape}, expected the variable's shape "
+                                 f"{v._value.shape}.")
+        if self.loss_scale_factor is not None:
+            arrays = [g / self.loss_scale_factor for g in arrays]
+        arrays = self._clip_gradients(arrays)
+        lr = self._current_lr()
+        self._apply_weight_decay(variables, lr)
+        if self.gradient_accumulation_steps:
+            self._accumulate_and_update(arrays, variables, lr)
+        else:
+            self._update_all(arrays, variables, lr)
+        if self.use_ema:
+            self._update_ema(variables)
+        self._iterations._value += 1
+        for v in variables:
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.assign(constraint(v))
+
+    def _update_all(self, arrays, variables, lr):
+        for g, v in zip(arrays, variables):
+            self.update_step(g, v, lr)
+
+    def _accumulate_and_update(self, arrays, variables, lr):
+        steps = self.gradient_accumulation_steps
+        accs = [self._accumulated_gradients[self._var_index(v)] for v in variables]
+        if (int(self._iterations._value) + 1) % steps == 0:
+            mean = [(g + acc._value) / steps for g, acc in zip(arrays, accs)]
+            self._update_all(mean, variables, lr)
+            for acc in accs:
+                acc._value[...] = 0
+        else:
+            for g, acc in zip(arrays, accs):
+                acc._value += g
+
+    def _update_ema(self, variables):
+        first = int(self._iterations._value) == 0
+        mom = 0.0 if first else self.ema_momentum
+        for v in variables:
+            avg = self._model_variables_moving_average[self._var_index(v)]
+            avg._value[...] = mom * avg._value + (1.0 - mom) * v._value
+        freq = self.ema_overwrite_frequency
+        if freq and (int(self._iterations._value) + 1) % freq == 0:
+            self.finalize_variable_values(variables)
+
+    def finalize_variable_values(self, var_list):
+        """Copies the moving averages into the variables (when ``use_ema``)."""
+        if self.use_ema:
+            for v in var_list:
+                v._value[...] = self._model_variables_moving_average[self._var_index(v)]._value
+
+    def _clip_gradients(self, grads):
+        if self.clipnorm:
+            out = []
+            for g in grads:
+                dt = g.dtype.type
+                norm = np.sqrt(np.sum(np.square(g)))
+                out.append((g * dt(self.clipnorm)) / max(norm, dt(self.clipnorm)) if norm else g)
+            return out
+        if self.global_clipnorm:
+            norm = float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads)))
+            scale = self.global_clipnorm * min(1.0 / norm if norm else np.inf,
+                                               1.0 / self.global_clipnorm)
+            return [g * g.dtype.type(scale) for g in grads]
+        if self.clipvalue:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def _apply_weight_decay(self, variables, lr):
+        if self.weight_decay is None:
+            return
+        for v in variables:
+            if self._use_weight_decay(v):
+                a = v._value
+                a -= a * a.dtype.type(self.weight_decay * lr)
+
+    def update_step(self, gradient, variable, learning_rate):
+        """One update of ``variable._value`` in place from the array ``gradient``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement update_step().")
+
+    # ---------------------------------------------------------------------------------------
+    # conveniences
+
+    def minimize(self, loss, var_list, tape=None):
+        """Computes the gradients of ``loss`` (a callable, or a tensor with ``tape``) and applies
+        them to ``var_list``."""
+        from tapeflow.framework.tape import GradientTape
+
+        if callable(loss):
+            with GradientTape() as tape:
+                value = loss()
+        else:
+            if tape is None:
+                raise ValueError("minimize: `tape` is required when `loss` is a Tensor.")
+            value = loss
+        var_list = var_list() if callable(var_list) else list(var_list)
+        grads = tape.gradient(value, var_list)
+        return self.apply_gradients(zip(grads, var_list))
+
+    def scale_loss(self, loss):
+        """Multiplies ``loss`` by ``loss_scale_factor`` when it is set."""
+        return loss * self.loss_scale_factor if self.loss_scale_factor is not None else loss
+
+    def save_own_variables(self, store):
+        """Writes the variables as ``store["0"], store["1"], ...`` (Keras's layout)."""
+        for i, v in enumerate(self._variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        """Reads the variables written by :meth:`save_own_variables` (or by Keras)."""
+        if len(store.keys()) != len(self._variables):
+            msg = (f"Skipping variable loading for optimizer '{self.name}', because it has "
+                   f"{len(self._variables)} variables whereas the saved optimizer has "
+                   f"{len(store.keys())} variables. ")
+            if not self.built:
+                msg += "This is likely because the optimizer has not been called/built yet."
+            warnings.warn(msg, stacklevel=2)
+            return
+        for i, v in enumerate(self._variables):
+            v.assign(np.asarray(store[str(i)]))
+
+    def get_config(self):
+        lr = self._learning_rate
+        if isinstance(lr, Variable):
+            lr_config = float(lr._value)
+        elif isinstance(lr, _schedules.LearningRateSchedule):
+            lr_config = _schedules.serialize(lr)
+        else:
+            lr_config = float(np.float32(self._current_lr()))
+        return {"name": self.name, "learning_rate": lr_config, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue, "use_ema": self.use_ema,
+                "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"],
+                                                             custom_objects)
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self._current_lr():g}>"
+

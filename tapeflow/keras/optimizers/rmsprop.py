@@ -1,0 +1,82 @@
+"""RMSprop."""
+
+from tapeflow._backend import np
+from tapeflow.keras.optimizers.optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """Divides the gradient by a running root mean square of recent gradients.
+
+    ``ms = rho * ms + (1 - rho) * g**2``; ``w -= lr * g / sqrt(ms + eps)`` (``centered``
+    subtracts the squared running mean of g first; ``momentum`` accumulates the increments).
+
+    >>> import tapeflow as tf
+    >>> from tapeflow import keras
+    >>> w = tf.Variable([1.0])
+    >>> _ = keras.optimizers.RMSprop(learning_rate=0.01).apply_gradients([(tf.constant([2.0]), w)])
+    >>> w.numpy().round(4)
+    array([0.9684], dtype=float32)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+                         use_ema=use_ema, ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"RMSprop: `rho` must be in [0, 1]. Received: rho={rho}")
+        if momentum < 0:
+            raise ValueError(f"RMSprop: `momentum` must be >= 0. Received: momentum={momentum}")
+        if epsilon < 0:
+            raise ValueError(f"RMSprop: `epsilon` must be >= 0. Received: epsilon={epsilon}")
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._velocities = self.add_optimizer_variables(variables, "velocity")
+        self._momentums = []
+        if self.momentum > 0:
+            self._momentums = self.add_optimizer_variables(variables, "momentum")
+        self._average_gradients = []
+        if self.centered:
+            self._average_gradients = self.add_optimizer_variables(variables, "average_gradient")
+
+    def update_step(self, gradient, variable, learning_rate):
+        w = variable._value
+        dt = w.dtype.type
+        i = self._var_index(variable)
+        rho = dt(self.rho)
+        vel = self._velocities[i]._value
+        vel *= rho
+        vel += dt(1 - self.rho) * np.square(gradient)
+        if self.centered:
+            avg = self._average_gradients[i]._value
+            avg *= rho
+            avg += dt(1 - self.rho) * gradient
+            denom = vel - np.square(avg)
+            denom += dt(self.epsilon)
+        else:
+            denom = vel + dt(self.epsilon)
+        np.sqrt(denom, out=denom)
+        inc = gradient * dt(learning_rate)
+        inc /= denom
+        if self.momentum > 0:
+            mom = self._momentums[i]._value
+            mom *= dt(self.momentum)
+            mom += inc
+            w -= mom
+        else:
+            w -= inc
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                       "centered": self.centered})
+        return config

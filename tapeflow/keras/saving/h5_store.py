@@ -1,0 +1,221 @@
+"""Keras 3's weights layout in HDF5: one group per trackable object, its variables in ``vars``.
+
+The walk matches Keras's ``saving_lib._save_state``: the root object writes ``vars``; a
+Sequential/Functional model then writes its ``layers`` (each under the snake_case class name made
+unique with ``_1``, ``_2`` in walk order), then the remaining public attributes holding layers or
+an optimizer, sorted by name (``optimizer``, an RNN's ``cell``, a subclassed model's ``dense1``).
+Every object writes its own variables as datasets ``0``, ``1``, ... in creation order.
+
+>>> import h5py, io
+>>> from tapeflow import keras
+>>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+>>> f = h5py.File(io.BytesIO(), "w")
+>>> save_weights_to_h5(model, f)
+>>> sorted(n for n in _names(f))
+['layers', 'layers/dense', 'layers/dense/vars', 'layers/dense/vars/0', 'layers/dense/vars/1', \
+'vars']
+"""
+
+from tapeflow._backend import np
+from tapeflow.keras._objects import to_snake_case
+from tapeflow.keras.saving import safe_io
+
+__all__ = ["save_weights_to_h5", "load_weights_from_h5", "weight_paths"]
+
+_ATTR_NAMES = ("cell", "forward_layer", "backward_layer", "layer")
+_SKIP = {"layers", "input", "output", "inputs", "outputs", "compile_config"}
+
+
+def _names(h5file):
+    out = []
+    h5file.visit(out.append)
+    return out
+
+
+def _layer_cls():
+    from tapeflow.keras.layers import Layer
+
+    return Layer
+
+
+def _optimizer_cls():
+    try:
+        from tapeflow.keras.optimizers import Optimizer
+    except ImportError:  # optimizers not available: no optimizer state to save
+        return ()
+    return Optimizer
+
+
+def _is_trackable(obj):
+    return isinstance(obj, (_layer_cls(), _optimizer_cls()))
+
+
+def _is_sequential(obj):
+    from tapeflow.keras.saving import model_config
+
+    return model_config.is_sequential(obj)
+
+
+def _is_functional(obj):
+    from tapeflow.keras.saving import model_config
+
+    return model_config.is_functional(obj)
+
+
+def _children(obj):
+    """(attribute, child or container) pairs in Keras's walk order."""
+    if _is_sequential(obj) or _is_functional(obj):
+        yield "layers", list(obj.layers)
+    names = {k for k in vars(obj) if not k.startswith("_") and k not in _SKIP}
+    names.update(a for a in _ATTR_NAMES if hasattr(type(obj), a) and a not in vars(obj))
+    for attr in sorted(names):
+        try:
+            value = getattr(obj, attr)
+        except Exception:  # a property that cannot be computed holds no state
+            continue
+        if isinstance(value, _layer_cls()) or (attr == "optimizer" and _is_trackable(value)):
+            yield attr, value
+        elif isinstance(value, (list, tuple, dict)):
+            items = list(value.values()) if isinstance(value, dict) else list(value)
+            if any(isinstance(v, _layer_cls()) for v in items):
+                yield attr, items
+
+
+def _join(a, b):
+    return f"{a}/{b}" if a else b
+
+
+def _walk(obj, path, visited, visit):
+    """Calls ``visit(obj, path)`` for each trackable object once, in Keras's order."""
+    if id(obj) in visited:
+        return
+    visited.add(id(obj))
+    visit(obj, path)
+    for attr, child in _children(obj):
+        if isinstance(child, list):
+            used = {}
+            for item in child:
+                if not _is_trackable(item):
+                    continue
+                key = to_snake_case(type(item).__name__)
+                if key in used:
+                    used[key] += 1
+                    key = f"{key}_{used[key]}"
+                else:
+                    used[key] = 0
+                _walk(item, _join(_join(path, attr), key), visited, visit)
+        else:
+            _walk(child, _join(path, attr), visited, visit)
+
+
+def _own_arrays(obj):
+    """The object's own variables as ``{"0": array, ...}`` (Keras's ``save_own_variables``)."""
+    store = {}
+    if hasattr(obj, "save_own_variables"):
+        obj.save_own_variables(store)
+    return store
+
+
+def weight_paths(model, include_optimizer=True):
+    """``{group path: [shape, ...]}`` that saving ``model`` writes (for checks and tests).
+
+    >>> from tapeflow import keras
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> weight_paths(m)
+    {'vars': [], 'layers/dense/vars': [(3, 2), (2,)]}
+    """
+    out = {}
+
+    def visit(obj, path):
+        if not include_optimizer and path == "optimizer":
+            return
+        out[_join(path, "vars")] = [tuple(np.shape(v)) for _, v in _sorted(_own_arrays(obj))]
+
+    _walk(model, "", set(), visit)
+    return out
+
+
+def _sorted(store):
+    return sorted(store.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 1 << 30)
+
+
+def save_weights_to_h5(model, h5file, include_optimizer=True):
+    """Writes every variable of ``model`` (and its optimizer) into an open, writable h5py File.
+
+    >>> import h5py, io
+    >>> from tapeflow import keras
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> save_weights_to_h5(m, h5py.File(io.BytesIO(), "w"))
+    """
+    def visit(obj, path):
+        if path == "optimizer" and (not include_optimizer or not _is_optimizer_built(obj)):
+            return
+        group = h5file.require_group(_join(path, "vars"))
+        group.attrs["name"] = str(getattr(obj, "name", "") or "")
+        for key, value in _sorted(_own_arrays(obj)):
+            arr = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+            group.create_dataset(str(key), data=arr)
+
+    _walk(model, "", set(), visit)
+
+
+def _is_optimizer_built(opt):
+    return bool(getattr(opt, "built", True)) or len(getattr(opt, "variables", ())) > 0
+
+
+def load_weights_from_h5(model, h5file, label, load_optimizer=True):
+    """Loads every variable of ``model`` (and its optimizer) from an open h5py File.
+
+    Each dataset's declared shape is checked against the variable before it is read. A missing
+    group, a different number of variables or a shape mismatch raises a ValueError naming
+    ``label`` (the file), the layer's path and name, and the mismatch.
+
+    >>> import h5py, io
+    >>> from tapeflow import keras
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> f = h5py.File(io.BytesIO(), "w")
+    >>> save_weights_to_h5(m, f)
+    >>> load_weights_from_h5(m, f, "memory")
+    """
+    import h5py
+
+    if "optimizer" in model.__dict__ and load_optimizer:
+        opt = getattr(model, "optimizer", None)
+        if opt is not None and "optimizer" in h5file and not _is_optimizer_built(opt):
+            opt.build(model.trainable_variables)
+
+    def visit(obj, path):
+        if path == "optimizer" and (not load_optimizer or "optimizer" not in h5file):
+            return
+        expected = _own_arrays(obj)
+        vars_path = _join(path, "vars")
+        who = f"'{label}': {type(obj).__name__} '{getattr(obj, 'name', '?')}' (at '{vars_path}')"
+        try:
+            group = h5file.get(vars_path) if vars_path in h5file else None
+        except Exception as e:
+            raise ValueError(f"Cannot load {who}: unreadable group ({e}).") from e
+        if group is None:
+            if expected:
+                raise ValueError(f"Cannot load {who}: the file has no weights for it (a weight "
+                                 f"is missing; expected {len(expected)} variables).")
+            return
+        if not isinstance(group, h5py.Group):
+            raise ValueError(f"Cannot load {who}: expected an HDF5 group.")
+        keys = list(group.keys())
+        if sorted(keys) != sorted(str(k) for k in expected):
+            raise ValueError(f"Cannot load {who}: the file holds {len(keys)} variables "
+                             f"({sorted(keys)[:8]}) but the layer has {len(expected)}.")
+        arrays = {}
+        for key, value in _sorted(expected):
+            where = f"Cannot load {who}, variable {key}"
+            arr = safe_io.read_dataset(group[str(key)], np.shape(value), where)
+            arrays[key] = arr.astype(np.asarray(value).dtype, copy=False)
+        if arrays:
+            try:
+                obj.load_own_variables(arrays)
+            except ValueError:
+                raise
+            except Exception as e:
+                raise ValueError(f"Cannot load {who}: {type(e).__name__}: {e}") from e
+
+    _walk(model, "", set(), visit)

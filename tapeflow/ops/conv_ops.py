@@ -1,0 +1,786 @@
+"""Convolution and pooling ops: ``tf.nn.conv1d/2d/3d``, ``conv2d_transpose``, ``depthwise_conv2d``,
+``separable_conv2d``, ``max_pool*``, ``avg_pool*`` and ``pool``.
+
+Every op works internally on channels-last arrays (NWC / NHWC / NDHWC) with any number of spatial
+axes; channels-first inputs are transposed around it by the public wrappers. Convolution is lowered
+to im2col (a strided window view of the padded input, copied once) and one GEMM. Its two gradients
+are ops too (``ConvBackpropInput``, ``ConvBackpropFilter``), each written as a GEMM plus, for the
+input gradient, a col2im scatter-add vectorised over the kernel offsets; they differentiate into
+each other, so nested tapes give second-order gradients.
+
+Pooling takes a reshape fast path when the windows tile the input (stride == window, no padding)
+and a strided window view otherwise. Max pooling routes the gradient to the first maximum of each
+window, as TensorFlow does.
+"""
+
+import itertools
+
+from tapeflow._backend import np
+from tapeflow.framework.errors import InvalidArgumentError
+from tapeflow.framework.registry import op
+from tapeflow.ops import array_ops as _a
+from tapeflow.ops._helpers import to_tensor
+
+_swv = np.lib.stride_tricks.sliding_window_view
+
+__all__ = [
+    "convolution", "conv1d", "conv2d", "conv3d", "conv1d_transpose", "conv2d_transpose",
+    "conv3d_transpose", "depthwise_conv2d", "separable_conv2d", "max_pool", "max_pool1d",
+    "max_pool2d", "max_pool3d", "avg_pool", "avg_pool1d", "avg_pool2d", "avg_pool3d", "pool",
+]
+
+
+# ---------------------------------------------------------------- raw-array kernels (channels last)
+def _pad_input(x, pads, value=0.0):
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    return np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)], constant_values=value)
+
+
+def _out_size(size, k, s, d):
+    eff = (k - 1) * d + 1
+    return (size - eff) // s + 1
+
+
+def _windows(xp, ksize, strides, dilations):
+    """View (N, *out, *K, C) of the windows of the padded input ``xp``."""
+    n = len(ksize)
+    eff = tuple((k - 1) * d + 1 for k, d in zip(ksize, dilations, strict=False))
+    v = _swv(xp, eff, axis=tuple(range(1, n + 1)))          # (N, *S', C, *eff)
+    sl = (slice(None),) + tuple(slice(None, None, s) for s in strides) + (slice(None),) + \
+        tuple(slice(None, None, d) for d in dilations)
+    v = v[sl]
+    return v.transpose((0,) + tuple(range(1, n + 1)) + tuple(range(n + 2, 2 * n + 2)) + (n + 1,))
+
+
+def _col2im(dcols, padded_shape, strides, dilations):
+    """Adjoint of ``_windows``: scatter-adds (N, *out, *K, C) windows into ``padded_shape``."""
+    n = len(strides)
+    out_sp = dcols.shape[1:n + 1]
+    ksize = dcols.shape[n + 1:2 * n + 1]
+    dx = np.zeros(padded_shape, dtype=dcols.dtype)
+    lead = (slice(None),) * (n + 1)
+    for idx in itertools.product(*[range(k) for k in ksize]):
+        sl = (slice(None),) + tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                                    for i, d, s, o in zip(idx, dilations, strides, out_sp,
+                                                          strict=False))
+        dx[sl] += dcols[lead + idx]
+    return dx
+
+
+def _padded_shape(shape, pads):
+    return (shape[0],) + tuple(s + lo + hi for s, (lo, hi) in
+                               zip(shape[1:-1], pads, strict=True)) + (shape[-1],)
+
+
+def _crop(xp, pads):
+    if not any(lo or hi for lo, hi in pads):
+        return xp
+    sl = (slice(None),) + tuple(slice(lo, xp.shape[i + 1] - hi) for i, (lo, hi) in enumerate(pads))
+    return xp[sl]
+
+
+def _grouped_matmul(a, b, groups):
+    """(M, Kp, g*Cg) windows x (Kp, Cg, O) filters -> (M, O) for grouped convolution."""
+    m, kp, _ = a.shape
+    cg, o = b.shape[1], b.shape[2]
+    og = o // groups
+    a = a.reshape(m, kp, groups, cg).transpose(2, 0, 1, 3).reshape(groups, m, kp * cg)
+    b = b.reshape(kp, cg, groups, og).transpose(2, 0, 1, 3).reshape(groups, kp * cg, og)
+    return np.matmul(a, b).transpose(1, 0, 2).reshape(m, o)
+
+
+def _conv_fwd(x, w, strides, dilations, pads, groups):
+    n = x.ndim - 2
+    ksize = w.shape[:n]
+    xp = _pad_input(x, pads)
+    cols = _windows(xp, ksize, strides, dilations)           # (N, *out, *K, C)
+    out_sp = cols.shape[1:n + 1]
+    m = x.shape[0] * int(np.prod(out_sp))
+    kp = int(np.prod(ksize))
+    if groups == 1:
+        y = cols.reshape(m, kp * x.shape[-1]) @ w.reshape(kp * w.shape[-2], w.shape[-1])
+    else:
+        y = _grouped_matmul(cols.reshape(m, kp, x.shape[-1]),
+                            w.reshape(kp, w.shape[-2], w.shape[-1]), groups)
+    return y.reshape((x.shape[0],) + tuple(out_sp) + (w.shape[-1],))
+
+
+def _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups):
+    n = dy.ndim - 2
+    ksize = w.shape[:n]
+    kp = int(np.prod(ksize))
+    c = x_shape[-1]
+    m = dy.shape[0] * int(np.prod(dy.shape[1:n + 1]))
+    dyf = dy.reshape(m, dy.shape[-1])
+    wm = w.reshape(kp, w.shape[-2], w.shape[-1])
+    if groups == 1:
+        dcols = dyf @ wm.reshape(kp * c, -1).T
+    else:
+        o = w.shape[-1]
+        og, cg = o // groups, w.shape[-2]
+        a = dyf.reshape(m, groups, og).transpose(1, 0, 2)                    # (g, M, og)
+        b = wm.reshape(kp, cg, groups, og).transpose(2, 3, 0, 1)            # (g, og, kp, cg)
+        dcols = np.matmul(a, b.reshape(groups, og, kp * cg))                 # (g, M, kp*cg)
+        dcols = dcols.reshape(groups, m, kp, cg).transpose(1, 2, 0, 3)
+    dcols = dcols.reshape(dy.shape[:n + 1] + tuple(ksize) + (c,))
+    padded = _padded_shape(x_shape, pads)
+    return _crop(_col2im(dcols, padded, strides, dilations), pads)
+
+
+def _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups):
+    n = x.ndim - 2
+    ksize = w_shape[:n]
+    kp = int(np.prod(ksize))
+    xp = _pad_input(x, pads)
+    cols = _windows(xp, ksize, strides, dilations)
+    # the window view may be a few rows/cols larger than dy when padding leaves a tail
+    cols = cols[(slice(None),) + tuple(slice(0, o) for o in dy.shape[1:n + 1])]
+    m = dy.shape[0] * int(np.prod(dy.shape[1:n + 1]))
+    dyf = dy.reshape(m, dy.shape[-1])
+    if groups == 1:
+        dw = cols.reshape(m, kp * x.shape[-1]).T @ dyf
+    else:
+        o = dy.shape[-1]
+        og, cg = o // groups, w_shape[-2]
+        a = cols.reshape(m, kp, groups, cg).transpose(2, 1, 3, 0).reshape(groups, kp * cg, m)
+        b = dyf.reshape(m, groups, og).transpose(1, 0, 2)
+        dw = np.matmul(a, b).reshape(groups, kp, cg, og).transpose(1, 2, 0, 3)
+    return dw.reshape(w_shape)
+
+
+@op("Conv")
+def _conv(x, w, strides, dilations, pads, groups, need_dx=True):
+    return _conv_fwd(x, w, strides, dilations, pads, groups)
+
+
+@_conv.defgrad
+def _conv_grad(op, dy):
+    x, w = op.inputs
+    at = dict(op.attrs)
+    need_dx = at.pop("need_dx", True)
+    dx = _conv_backprop_input(dy, w, x_shape=x._value.shape, **at) if need_dx else None
+    return (dx, _conv_backprop_filter(x, dy, w_shape=w._value.shape, **at))
+
+
+def _is_watched(t):
+    """Whether a tape that is recording now watches ``t`` (else its gradient is never needed:
+    the input gradient of a first convolution is skipped)."""
+    from tapeflow.framework import registry  # noqa: PLC0415
+
+    return any(tape._recording and id(t) in tape._watched for tape in registry._TAPES)
+
+
+@op("ConvBackpropInput")
+def _conv_backprop_input(dy, w, x_shape, strides, dilations, pads, groups):
+    return _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups)
+
+
+@_conv_backprop_input.defgrad
+def _conv_backprop_input_grad(op, ddx):
+    dy, w = op.inputs
+    at = {k: v for k, v in op.attrs.items() if k != "x_shape"}
+    return (_conv(ddx, w, **at), _conv_backprop_filter(ddx, dy, w_shape=w._value.shape, **at))
+
+
+@op("ConvBackpropFilter")
+def _conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups):
+    return _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups)
+
+
+@_conv_backprop_filter.defgrad
+def _conv_backprop_filter_grad(op, ddw):
+    x, dy = op.inputs
+    at = {k: v for k, v in op.attrs.items() if k != "w_shape"}
+    return (_conv_backprop_input(dy, ddw, x_shape=x._value.shape, **at), _conv(x, ddw, **at))
+
+
+# ---------------------------------------------------------------- pooling kernels
+def _offset_slices(ksize, strides, out_sp):
+    """For each window offset, the strided slice of the padded input it reads (one per output)."""
+    for idx in itertools.product(*[range(k) for k in ksize]):
+        yield (slice(None),) + tuple(slice(i, i + s * (o - 1) + 1, s)
+                                     for i, s, o in zip(idx, strides, out_sp, strict=True))
+
+
+def _pool_out_sp(x_shape, ksize, strides, pads):
+    return tuple((s + lo + hi - k) // st + 1 for s, k, st, (lo, hi) in
+                 zip(x_shape[1:-1], ksize, strides, pads, strict=True))
+
+
+def _max_pool_fwd(x, ksize, strides, pads):
+    # a running maximum over the window offsets: kp passes over the output, no window copy
+    xp = _pad_input(x, pads, -np.inf)
+    out_sp = _pool_out_sp(x.shape, ksize, strides, pads)
+    y = None
+    for sl in _offset_slices(ksize, strides, out_sp):
+        if y is None:
+            y = xp[sl].copy()
+        else:
+            np.maximum(y, xp[sl], out=y)
+    return y
+
+
+def _max_pool_bp(x, dy, ksize, strides, pads):
+    # the gradient of each window goes to its first maximum (row-major window order, as TF)
+    xp = _pad_input(x, pads, -np.inf)
+    y = _max_pool_fwd(x, ksize, strides, pads)
+    out_sp = y.shape[1:-1]
+    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    free = np.ones(y.shape, dtype=bool)
+    hit = np.empty(y.shape, dtype=bool)
+    overlap = any(k > s for k, s in zip(ksize, strides, strict=True))
+    for sl in _offset_slices(ksize, strides, out_sp):
+        np.equal(xp[sl], y, out=hit)
+        hit &= free
+        free &= ~hit
+        if overlap:
+            dxp[sl] += np.where(hit, dy, 0)
+        else:
+            np.copyto(dxp[sl], dy, where=hit)
+    return _crop(dxp, pads)
+
+
+def _max_pool_bpbp(x, ddx, ksize, strides, pads):
+    xp = _pad_input(x, pads, -np.inf)
+    ddxp = _pad_input(ddx, pads, 0.0)
+    y = _max_pool_fwd(x, ksize, strides, pads)
+    out = np.zeros(y.shape, dtype=ddx.dtype)
+    free = np.ones(y.shape, dtype=bool)
+    for sl in _offset_slices(ksize, strides, y.shape[1:-1]):
+        hit = (xp[sl] == y) & free
+        free &= ~hit
+        np.copyto(out, ddxp[sl], where=hit)
+    return out
+
+
+@op("MaxPool")
+def _max_pool(x, ksize, strides, pads):
+    return _max_pool_fwd(x, ksize, strides, pads)
+
+
+@_max_pool.defgrad
+def _max_pool_grad(op, dy):
+    return (_max_pool_backprop(op.inputs[0], dy, **op.attrs),)
+
+
+@op("MaxPoolGrad")
+def _max_pool_backprop(x, dy, ksize, strides, pads):
+    return _max_pool_bp(x, dy, ksize, strides, pads)
+
+
+@_max_pool_backprop.defgrad
+def _max_pool_backprop_grad(op, ddx):
+    return (None, _max_pool_backprop_backprop(op.inputs[0], ddx, **op.attrs))
+
+
+@op("MaxPoolGradGrad")
+def _max_pool_backprop_backprop(x, ddx, ksize, strides, pads):
+    return _max_pool_bpbp(x, ddx, ksize, strides, pads)
+
+
+@_max_pool_backprop_backprop.defgrad
+def _max_pool_backprop_backprop_grad(op, g):
+    return (None, _max_pool_backprop(op.inputs[0], g, **op.attrs))
+
+
+def _avg_counts(spatial, ksize, strides, pads, dtype):
+    """Number of real (unpadded) elements in each window, shaped (*out, 1)."""
+    counts = None
+    for i, (s, k, st, (lo, hi)) in enumerate(zip(spatial, ksize, strides, pads, strict=False)):
+        o = (s + lo + hi - k) // st + 1
+        start = np.arange(o) * st - lo
+        c = np.minimum(start + k, s) - np.maximum(start, 0)
+        shape = [1] * len(spatial)
+        shape[i] = o
+        c = c.reshape(shape)
+        counts = c if counts is None else counts * c
+    return counts[..., None].astype(dtype)
+
+
+def _avg_pool_fwd(x, ksize, strides, pads):
+    xp = _pad_input(x, pads)
+    out_sp = _pool_out_sp(x.shape, ksize, strides, pads)
+    y = None
+    for sl in _offset_slices(ksize, strides, out_sp):
+        if y is None:
+            y = xp[sl].copy()
+        else:
+            y += xp[sl]
+    if any(lo or hi for lo, hi in pads):
+        y /= _avg_counts(x.shape[1:-1], ksize, strides, pads, x.dtype)
+    else:
+        y *= np.asarray(1.0 / int(np.prod(ksize)), dtype=x.dtype)
+    return y
+
+
+def _avg_pool_bp(dy, x_shape, ksize, strides, pads):
+    g = dy / _avg_counts(x_shape[1:-1], ksize, strides, pads, dy.dtype)
+    dxp = np.zeros(_padded_shape(x_shape, pads), dtype=dy.dtype)
+    for sl in _offset_slices(ksize, strides, dy.shape[1:-1]):
+        dxp[sl] += g
+    return _crop(dxp, pads)
+
+
+@op("AvgPool")
+def _avg_pool(x, ksize, strides, pads):
+    return _avg_pool_fwd(x, ksize, strides, pads)
+
+
+@_avg_pool.defgrad
+def _avg_pool_grad(op, dy):
+    return (_avg_pool_backprop(dy, x_shape=op.inputs[0]._value.shape, **op.attrs),)
+
+
+@op("AvgPoolGrad")
+def _avg_pool_backprop(dy, x_shape, ksize, strides, pads):
+    return _avg_pool_bp(dy, x_shape, ksize, strides, pads)
+
+
+@_avg_pool_backprop.defgrad
+def _avg_pool_backprop_grad(op, ddx):
+    at = {k: v for k, v in op.attrs.items() if k != "x_shape"}
+    return (_avg_pool(ddx, **at),)
+
+
+# ---------------------------------------------------------------- argument handling
+_FORMATS = {
+    1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW"),
+}
+
+
+def _channels_first(data_format, n, name):
+    if data_format is None:
+        return False
+    df = str(data_format).upper()
+    last, first = _FORMATS[n]
+    if df in (last, "CHANNELS_LAST"):
+        return False
+    if df in (first, "CHANNELS_FIRST"):
+        return True
+    raise InvalidArgumentError(f"{name}: data_format must be {last!r} or {first!r}, got "
+                               f"{data_format!r}.")
+
+
+def _spatial_arg(v, n, cf, name, arg, default=1):
+    """Normalises strides/dilations/ksize: an int, n values, or n+2 values with 1 at N and C."""
+    if v is None:
+        return (default,) * n
+    if hasattr(v, "numpy"):
+        v = v.numpy().tolist()
+    if isinstance(v, (int, np.integer)):
+        vals = (int(v),) * n
+    else:
+        v = [int(e) for e in v]
+        if len(v) == 1:
+            vals = (v[0],) * n
+        elif len(v) == n:
+            vals = tuple(v)
+        elif len(v) == n + 2:
+            outer = (v[0], v[1]) if cf else (v[0], v[-1])
+            if outer != (1, 1):
+                raise InvalidArgumentError(
+                    f"{name}: {arg} on the batch and channel dimensions must be 1, got {v}.")
+            vals = tuple(v[2:]) if cf else tuple(v[1:-1])
+        else:
+            raise InvalidArgumentError(
+                f"{name}: {arg} must be an int or a list of 1, {n} or {n + 2} ints, got {v}.")
+    if any(e < 1 for e in vals):
+        raise InvalidArgumentError(f"{name}: {arg} must be positive, got {list(vals)}.")
+    return vals
+
+
+def _padding_arg(padding, spatial, ksize, strides, dilations, cf, name):
+    """Returns per-axis (before, after) pads for SAME / VALID / explicit padding."""
+    n = len(spatial)
+    if isinstance(padding, str):
+        p = padding.upper()
+        if p == "VALID":
+            return tuple((0, 0) for _ in range(n))
+        if p == "SAME":
+            pads = []
+            for s, k, st, d in zip(spatial, ksize, strides, dilations, strict=False):
+                eff = (k - 1) * d + 1
+                out = -(-s // st)
+                total = max((out - 1) * st + eff - s, 0)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise InvalidArgumentError(f"{name}: padding must be 'SAME', 'VALID' or a list of "
+                                   f"pairs, got {padding!r}.")
+    try:
+        pairs = [tuple(int(e) for e in pr) for pr in padding]
+    except TypeError:
+        raise InvalidArgumentError(f"{name}: padding must be 'SAME', 'VALID' or a list of "
+                                   f"pairs, got {padding!r}.") from None
+    if len(pairs) == n + 2:
+        outer = [pairs[0], pairs[1]] if cf else [pairs[0], pairs[-1]]
+        if any(pr != (0, 0) for pr in outer):
+            raise InvalidArgumentError(f"{name}: explicit padding on the batch and channel "
+                                       f"dimensions must be 0, got {padding}.")
+        pairs = pairs[2:] if cf else pairs[1:-1]
+    if len(pairs) != n or any(len(pr) != 2 or min(pr) < 0 for pr in pairs):
+        raise InvalidArgumentError(f"{name}: explicit padding must hold {n + 2} non-negative "
+                                   f"(before, after) pairs, got {padding}.")
+    return tuple(pairs)
+
+
+def _to_last(x, cf):
+    if not cf:
+        return x
+    n = x.shape.rank
+    return _a.transpose(x, [0] + list(range(2, n)) + [1])
+
+
+def _to_first(x, cf):
+    if not cf:
+        return x
+    n = x.shape.rank
+    return _a.transpose(x, [0, n - 1] + list(range(1, n - 1)))
+
+
+def _check_float_pair(x, w, name):
+    if x._value.dtype.kind != "f":
+        raise InvalidArgumentError(f"{name}: input must be a float tensor, got {x.dtype.name}.")
+    if x._value.dtype != w._value.dtype:
+        raise InvalidArgumentError(f"{name}: input and filters must have the same dtype, got "
+                                   f"{x.dtype.name} and {w.dtype.name}.")
+
+
+def _conv_nd(input, filters, n, strides, padding, data_format, dilations, name):  # noqa: A002
+    x = to_tensor(input)
+    w = to_tensor(filters)
+    _check_float_pair(x, w, name)
+    if x._value.ndim != n + 2:
+        raise InvalidArgumentError(f"{name}: input must be rank {n + 2}, got shape "
+                                   f"{tuple(x._value.shape)}.")
+    if w._value.ndim != n + 2:
+        raise InvalidArgumentError(f"{name}: filters must be rank {n + 2}, got shape "
+                                   f"{tuple(w._value.shape)}.")
+    cf = _channels_first(data_format, n, name)
+    st = _spatial_arg(strides, n, cf, name, "strides")
+    dl = _spatial_arg(dilations, n, cf, name, "dilations")
+    if max(st) > 1 and max(dl) > 1:
+        raise InvalidArgumentError(f"{name}: strides > 1 are not supported together with "
+                                   f"dilations > 1 (strides={list(st)}, dilations={list(dl)}).")
+    x = _to_last(x, cf)
+    c = x._value.shape[-1]
+    ks = w._value.shape[:n]
+    cin = w._value.shape[-2]
+    if cin == 0 or c % cin:
+        raise InvalidArgumentError(
+            f"{name}: input depth {c} must be a multiple of the filters' input depth {cin} "
+            f"(input shape {tuple(x._value.shape)}, filters shape {tuple(w._value.shape)}).")
+    groups = c // cin
+    if w._value.shape[-1] % groups:
+        raise InvalidArgumentError(f"{name}: the number of filters {w._value.shape[-1]} must be "
+                                   f"divisible by the number of groups {groups}.")
+    spatial = x._value.shape[1:-1]
+    pads = _padding_arg(padding, spatial, ks, st, dl, cf, name)
+    for s, (lo, hi), k, d in zip(spatial, pads, ks, dl, strict=False):
+        if s + lo + hi < (k - 1) * d + 1:
+            raise InvalidArgumentError(
+                f"{name}: the (dilated) filter {tuple(ks)} is larger than the padded input "
+                f"{tuple(spatial)}; computed output size would be negative.")
+    y = _conv(x, w, strides=st, dilations=dl, pads=pads, groups=groups,
+              need_dx=_is_watched(x))
+    return _to_first(y, cf)
+
+
+def convolution(input, filters, strides=None, padding="VALID", data_format=None,  # noqa: A002
+                dilations=None, name=None):
+    """N-d convolution (1, 2 or 3 spatial axes, from the rank of ``input``).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.convolution(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 1])).shape
+    TensorShape([1, 2, 2, 1])
+    """
+    x = to_tensor(input)
+    n = x._value.ndim - 2
+    if n not in (1, 2, 3):
+        raise InvalidArgumentError(f"convolution: input must be rank 3, 4 or 5, got shape "
+                                   f"{tuple(x._value.shape)}.")
+    return _conv_nd(x, filters, n, strides, padding, data_format, dilations, "convolution")
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None,  # noqa: A002
+           name=None):
+    """1-D convolution of an NWC (or NCW) input with WIO filters.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.conv1d(tf.ones([1, 5, 2]), tf.ones([3, 2, 4]), stride=1, padding="SAME").shape
+    TensorShape([1, 5, 4])
+    """
+    return _conv_nd(input, filters, 1, stride, padding, data_format, dilations, "conv1d")
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,  # noqa: A002
+           name=None):
+    """2-D convolution of an NHWC (or NCHW) input with HWIO filters.
+
+    ``padding`` is "SAME" (odd extra padding after), "VALID" or explicit per-side pairs.
+
+    >>> import tapeflow as tf
+    >>> y = tf.nn.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 2]), strides=1, padding="SAME")
+    >>> y.shape, float(y[0, 1, 1, 0]), float(y[0, 0, 0, 0])
+    (TensorShape([1, 4, 4, 2]), 9.0, 4.0)
+    """
+    return _conv_nd(input, filters, 2, strides, padding, data_format, dilations, "conv2d")
+
+
+def conv3d(input, filters, strides, padding, data_format="NDHWC", dilations=None,  # noqa: A002
+           name=None):
+    """3-D convolution of an NDHWC (or NCDHW) input with DHWIO filters.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.conv3d(tf.ones([1, 3, 3, 3, 1]), tf.ones([2, 2, 2, 1, 4]), strides=1,
+    ...              padding="VALID").shape
+    TensorShape([1, 2, 2, 2, 4])
+    """
+    return _conv_nd(input, filters, 3, strides, padding, data_format, dilations, "conv3d")
+
+
+def _conv_transpose_nd(input, filters, output_shape, n, strides, padding, data_format,  # noqa: A002
+                       dilations, name):
+    x = to_tensor(input)
+    w = to_tensor(filters)
+    _check_float_pair(x, w, name)
+    if x._value.ndim != n + 2 or w._value.ndim != n + 2:
+        raise InvalidArgumentError(f"{name}: input and filters must be rank {n + 2}, got "
+                                   f"{tuple(x._value.shape)} and {tuple(w._value.shape)}.")
+    cf = _channels_first(data_format, n, name)
+    st = _spatial_arg(strides, n, cf, name, "strides")
+    dl = _spatial_arg(dilations, n, cf, name, "dilations")
+    if hasattr(output_shape, "numpy"):
+        output_shape = output_shape.numpy().tolist()
+    out = [int(d) for d in output_shape]
+    if len(out) != n + 2:
+        raise InvalidArgumentError(f"{name}: output_shape must have {n + 2} entries, got "
+                                   f"{output_shape}.")
+    if cf:
+        out = [out[0]] + out[2:] + [out[1]]
+    x = _to_last(x, cf)
+    ks = w._value.shape[:n]
+    if w._value.shape[-1] != x._value.shape[-1]:
+        raise InvalidArgumentError(
+            f"{name}: input depth {x._value.shape[-1]} must equal the filters' last dimension "
+            f"(in_channels) {w._value.shape[-1]}; filters shape {tuple(w._value.shape)}.")
+    if w._value.shape[-2] != out[-1]:
+        raise InvalidArgumentError(
+            f"{name}: output_shape depth {out[-1]} must equal the filters' output channels "
+            f"{w._value.shape[-2]}.")
+    pads = _padding_arg(padding, out[1:-1], ks, st, dl, cf, name)
+    for s, o, k, stt, d, (lo, hi) in zip(x._value.shape[1:-1], out[1:-1], ks, st, dl, pads,
+                                         strict=False):
+        if _out_size(o + lo + hi, k, stt, d) != s:
+            raise InvalidArgumentError(
+                f"{name}: output_shape {output_shape} is not compatible with input shape "
+                f"{tuple(x._value.shape)}, filters {tuple(w._value.shape)}, strides {list(st)} "
+                f"and padding {padding!r}.")
+    y = _conv_backprop_input(x, w, x_shape=tuple(out), strides=st, dilations=dl, pads=pads,
+                             groups=1)
+    return _to_first(y, cf)
+
+
+def conv1d_transpose(input, filters, output_shape, strides, padding="SAME",  # noqa: A002
+                     data_format="NWC", dilations=None, name=None):
+    """Transposed 1-D convolution (the gradient of conv1d); filters are (w, out, in).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.conv1d_transpose(tf.ones([1, 3, 2]), tf.ones([3, 4, 2]), [1, 6, 4], 2).shape
+    TensorShape([1, 6, 4])
+    """
+    return _conv_transpose_nd(input, filters, output_shape, 1, strides, padding, data_format,
+                              dilations, "conv1d_transpose")
+
+
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME",  # noqa: A002
+                     data_format="NHWC", dilations=None, name=None):
+    """Transposed 2-D convolution (the gradient of conv2d); filters are (h, w, out, in).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.conv2d_transpose(tf.ones([1, 2, 2, 3]), tf.ones([3, 3, 5, 3]), [1, 4, 4, 5],
+    ...                        strides=2).shape
+    TensorShape([1, 4, 4, 5])
+    """
+    return _conv_transpose_nd(input, filters, output_shape, 2, strides, padding, data_format,
+                              dilations, "conv2d_transpose")
+
+
+def conv3d_transpose(input, filters, output_shape, strides, padding="SAME",  # noqa: A002
+                     data_format="NDHWC", dilations=None, name=None):
+    """Transposed 3-D convolution; filters are (d, h, w, out, in).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.conv3d_transpose(tf.ones([1, 2, 2, 2, 1]), tf.ones([2, 2, 2, 3, 1]),
+    ...                        [1, 4, 4, 4, 3], strides=2).shape
+    TensorShape([1, 4, 4, 4, 3])
+    """
+    return _conv_transpose_nd(input, filters, output_shape, 3, strides, padding, data_format,
+                              dilations, "conv3d_transpose")
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None,  # noqa: A002
+                     dilations=None, name=None):
+    """Depthwise 2-D convolution: filter (h, w, in, multiplier), output channel c*multiplier+m.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.depthwise_conv2d(tf.ones([1, 4, 4, 3]), tf.ones([3, 3, 3, 2]), [1, 1, 1, 1],
+    ...                        "VALID").shape
+    TensorShape([1, 2, 2, 6])
+    """
+    x = to_tensor(input)
+    w = to_tensor(filter)
+    _check_float_pair(x, w, "depthwise_conv2d")
+    if w._value.ndim != 4 or x._value.ndim != 4:
+        raise InvalidArgumentError(f"depthwise_conv2d: input and filter must be rank 4, got "
+                                   f"{tuple(x._value.shape)} and {tuple(w._value.shape)}.")
+    cf = _channels_first(data_format, 2, "depthwise_conv2d")
+    c = x._value.shape[1 if cf else -1]
+    kh, kw, cin, mult = w._value.shape
+    if cin != c:
+        raise InvalidArgumentError(f"depthwise_conv2d: input depth {c} must equal the filter's "
+                                   f"in_channels {cin} (filter shape {tuple(w._value.shape)}).")
+    wf = _a.reshape(w, [kh, kw, 1, cin * mult])
+    return _conv_nd(x, wf, 2, strides, padding, data_format, dilations, "depthwise_conv2d")
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,  # noqa: A002
+                     data_format=None, dilations=None, name=None):
+    """Depthwise convolution followed by a 1x1 pointwise convolution.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.separable_conv2d(tf.ones([1, 4, 4, 3]), tf.ones([3, 3, 3, 2]),
+    ...                        tf.ones([1, 1, 6, 5]), [1, 1, 1, 1], "SAME").shape
+    TensorShape([1, 4, 4, 5])
+    """
+    h = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return _conv_nd(h, pointwise_filter, 2, 1, "VALID", data_format, None, "separable_conv2d")
+
+
+# ---------------------------------------------------------------- pooling wrappers
+def _pool_nd(input, ksize, strides, padding, data_format, n, kind, name):  # noqa: A002
+    x = to_tensor(input)
+    if x._value.ndim != n + 2:
+        raise InvalidArgumentError(f"{name}: input must be rank {n + 2}, got shape "
+                                   f"{tuple(x._value.shape)}.")
+    if x._value.dtype.kind != "f":
+        raise InvalidArgumentError(f"{name}: input must be a float tensor, got {x.dtype.name}.")
+    cf = _channels_first(data_format, n, name)
+    ks = _spatial_arg(ksize, n, cf, name, "ksize")
+    st = _spatial_arg(strides, n, cf, name, "strides")
+    x = _to_last(x, cf)
+    spatial = x._value.shape[1:-1]
+    if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
+        raise InvalidArgumentError(f"{name}: padding must be 'SAME' or 'VALID', got "
+                                   f"{padding!r}.")
+    pads = _padding_arg(padding, spatial, ks, st, (1,) * n, cf, name)
+    for s, (lo, hi), k in zip(spatial, pads, ks, strict=False):
+        if s + lo + hi < k:
+            raise InvalidArgumentError(f"{name}: the window {list(ks)} is larger than the input "
+                                       f"{tuple(spatial)} with padding {padding!r}.")
+    fn = _max_pool if kind == "MAX" else _avg_pool
+    return _to_first(fn(x, ksize=ks, strides=st, pads=pads), cf)
+
+
+def max_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    """Max pooling over 1, 2 or 3 spatial axes (rank from ``input``).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.max_pool(tf.reshape(tf.range(16.0), [1, 4, 4, 1]), 2, 2, "VALID")[0, :, :, 0].numpy()
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    """
+    n = to_tensor(input)._value.ndim - 2
+    return _pool_nd(input, ksize, strides, padding, data_format, n, "MAX", "max_pool")
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    """1-D max pooling of an NWC input.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.max_pool1d(tf.constant([[[1.0], [3.0], [2.0], [0.0]]]), 2, 2, "VALID").numpy()[..., 0]
+    array([[3., 2.]], dtype=float32)
+    """
+    return _pool_nd(input, ksize, strides, padding, data_format, 1, "MAX", "max_pool1d")
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """2-D max pooling of an NHWC input; SAME padding is ignored by the max.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.max_pool2d(tf.ones([1, 5, 5, 2]), ksize=3, strides=2, padding="SAME").shape
+    TensorShape([1, 3, 3, 2])
+    """
+    return _pool_nd(input, ksize, strides, padding, data_format, 2, "MAX", "max_pool2d")
+
+
+def max_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):  # noqa: A002
+    """3-D max pooling of an NDHWC input.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.max_pool3d(tf.ones([1, 4, 4, 4, 1]), 2, 2, "VALID").shape
+    TensorShape([1, 2, 2, 2, 1])
+    """
+    return _pool_nd(input, ksize, strides, padding, data_format, 3, "MAX", "max_pool3d")
+
+
+def avg_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    """Average pooling over 1, 2 or 3 spatial axes; SAME divides by the real element count.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.avg_pool(tf.ones([1, 3, 3, 1]), 2, 2, "SAME")[0, :, :, 0].numpy()
+    array([[1., 1.],
+           [1., 1.]], dtype=float32)
+    """
+    n = to_tensor(input)._value.ndim - 2
+    return _pool_nd(input, ksize, strides, padding, data_format, n, "AVG", "avg_pool")
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    """1-D average pooling of an NWC input.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.avg_pool1d(tf.constant([[[1.0], [3.0]]]), 2, 2, "VALID").numpy()[..., 0]
+    array([[2.]], dtype=float32)
+    """
+    return _pool_nd(input, ksize, strides, padding, data_format, 1, "AVG", "avg_pool1d")
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """2-D average pooling of an NHWC input.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.avg_pool2d(tf.ones([2, 4, 4, 3]), 2, 2, "VALID").shape
+    TensorShape([2, 2, 2, 3])
+    """
+    return _pool_nd(input, ksize, strides, padding, data_format, 2, "AVG", "avg_pool2d")
+
+
+def avg_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):  # noqa: A002
+    """3-D average pooling of an NDHWC input.
+
+    >>> import tapeflow as tf
+    >>> tf.nn.avg_pool3d(tf.ones([1, 4, 4, 4, 1]), 2, 2, "VALID").shape
+    TensorShape([1, 2, 2, 2, 1])
+    """
+    return _pool_nd(input, ksize, strides, padding, data_format, 3, "AVG", "avg_pool3d")
+
+
+def pool(input, window_shape, pooling_type, strides=None, padding="VALID",  # noqa: A002
+         data_format=None, dilations=None, name=None):
+    """Generic N-d pooling: ``pooling_type`` "MAX" or "AVG" (dilations must be 1).
+
+    >>> import tapeflow as tf
+    >>> tf.nn.pool(tf.ones([1, 4, 4, 1]), [2, 2], "AVG", strides=[2, 2]).shape
+    TensorShape([1, 2, 2, 1])
+    """
+    x = to_tensor(input)
+    n = x._value.ndim - 2
+    kind = str(pooling_type).upper()
+    if kind not in ("MAX", "AVG"):
+        raise InvalidArgumentError(f"pool: pooling_type must be 'MAX' or 'AVG', got "
+                                   f"{pooling_type!r}.")
+    if dilations is not None and any(int(d) != 1 for d in np.atleast_1d(dilations)):
+        raise InvalidArgumentError(f"pool: dilations other than 1 are not supported, got "
+                                   f"{dilations}.")
+    return _pool_nd(x, window_shape, strides, padding, data_format, n, kind, "pool")

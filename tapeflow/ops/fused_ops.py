@@ -1,0 +1,159 @@
+"""Fused ops for the hot paths of training: a Dense layer's matmul + bias + activation as one op.
+
+``fused_dense(x, kernel, bias, activation)`` gives the same numbers as ``activation(x @ kernel +
+bias)`` written with the separate ops, but records one op on the tape instead of three or four,
+reads variables without copying them, and computes its forward in place on one output buffer.
+
+Its gradient has two paths. When nothing records the backward pass (the usual ``tape.gradient``
+with no outer tape watching), it works on raw arrays: one buffer for the activation's derivative,
+two GEMMs and a column sum. When an outer tape is recording (nested tapes, for second-order
+gradients), it is written with tapeflow ops instead, so the outer tape can differentiate it again.
+
+Softmax and sigmoid are not fused: Keras's cross-entropies take the logits a softmax/sigmoid output
+remembers, so a Dense layer with those activations uses the fused linear part and then the
+activation op.
+"""
+
+from tapeflow._backend import np
+from tapeflow.framework import registry as _reg
+from tapeflow.framework import variable as _var
+from tapeflow.framework.errors import InvalidArgumentError
+from tapeflow.framework.registry import op
+from tapeflow.framework.tensor import Tensor, _wrap, convert_to_tensor
+from tapeflow.ops import array_ops as a
+from tapeflow.ops import linalg_ops as la
+from tapeflow.ops import nn_ops as nn
+from tapeflow.ops import reduction_ops as r
+
+__all__ = ["fused_dense", "FUSED_ACTIVATIONS"]
+
+# The activations the fused op applies itself (by Keras name).
+FUSED_ACTIVATIONS = ("linear", "relu", "tanh")
+
+
+def _apply(y, activation):
+    if activation == "relu":
+        np.maximum(y, 0, out=y)
+    elif activation == "tanh":
+        np.tanh(y, out=y)
+    return y
+
+
+@op("_FusedDense")
+def _fused_dense(x, kernel, *bias, activation):
+    if x.ndim == 2:
+        y = np.dot(x, kernel)
+    else:  # one GEMM over the flattened leading axes
+        y = np.dot(x.reshape(-1, x.shape[-1]), kernel).reshape(x.shape[:-1] + kernel.shape[1:])
+    if bias:
+        y += bias[0]
+    return _apply(y, activation)
+
+
+def _outer_recording():
+    for tape in _reg._TAPES:
+        if tape._recording:
+            return True
+    return False
+
+
+@_fused_dense.defgrad
+def _fused_dense_grad(op, dy):
+    if _outer_recording():
+        return _composite_grad(op, dy)
+    x, kernel = op.inputs[0]._value, op.inputs[1]._value
+    y = op.outputs[0]._value
+    g = dy._value
+    act = op.attrs["activation"]
+    if act == "relu":
+        g = g * (y > 0)
+    elif act == "tanh":
+        g = g * (1 - y * y)
+    units = kernel.shape[-1]
+    g2 = g.reshape(-1, units)
+    x2 = x.reshape(-1, kernel.shape[0])
+    dx = np.dot(g2, kernel.T).reshape(x.shape)
+    dk = np.dot(x2.T, g2)
+    if len(op.inputs) == 3:
+        return _wrap(dx), _wrap(dk), _wrap(np.add.reduce(g2, axis=0))
+    return _wrap(dx), _wrap(dk)
+
+
+def _composite_grad(op, dy):
+    # The same gradient with tapeflow ops, so an outer tape records it (second order).
+    x, kernel = op.inputs[0], op.inputs[1]
+    y = op.outputs[0]
+    act = op.attrs["activation"]
+    if act == "relu":
+        dy = nn._relu_backprop(dy, y)
+    elif act == "tanh":
+        dy = dy * (1.0 - y * y)
+    k = kernel._value.shape[0]
+    units = kernel._value.shape[-1]
+    g2 = a.reshape(dy, (-1, units))
+    dx = a.reshape(la._matmul(g2, kernel, transpose_a=False, transpose_b=True),
+                   x._value.shape)
+    dk = la._matmul(a.reshape(x, (-1, k)), g2, transpose_a=True, transpose_b=False)
+    if len(op.inputs) == 3:
+        return dx, dk, r.reduce_sum(g2, axis=0)
+    return dx, dk
+
+
+def _operand(v):
+    # Variables go in as themselves (no copy, no ReadVariableOp record); the tapes that watch
+    # them route the gradient to the variable directly.
+    if type(v) is Tensor:
+        return v
+    if isinstance(v, _var.Variable):
+        for watcher in _var._ACCESS_WATCHERS:
+            watcher.append(v)
+        for tape in _reg._TAPES:
+            if tape._recording:
+                tape._variable_accessed(v)
+        return v
+    return convert_to_tensor(v)
+
+
+def fused_dense(x, kernel, bias=None, activation="linear"):
+    """``activation(x @ kernel + bias)`` as one op (what ``keras.layers.Dense`` computes).
+
+    Args:
+      x: a float Tensor of shape ``(..., in)``.
+      kernel: a Variable or Tensor of shape ``(in, units)`` and ``x``'s dtype.
+      bias: ``None`` or a Variable or Tensor of shape ``(units,)``.
+      activation: one of ``"linear"``, ``"relu"``, ``"tanh"``.
+    Returns:
+      A Tensor of shape ``(..., units)``.
+    Raises:
+      InvalidArgumentError: when the shapes or dtypes do not fit.
+
+    >>> import tapeflow as tf
+    >>> from tapeflow.ops.fused_ops import fused_dense
+    >>> fused_dense(tf.ones([2, 3]), tf.ones([3, 4]), tf.constant([0.0, 1.0, -9.0, 0.0]),
+    ...             activation="relu").numpy()
+    array([[3., 4., 0., 3.],
+           [3., 4., 0., 3.]], dtype=float32)
+    """
+    if activation not in FUSED_ACTIVATIONS:
+        raise InvalidArgumentError(f"fused_dense: activation must be one of "
+                                   f"{FUSED_ACTIVATIONS}, got {activation!r}.")
+    x = _operand(x)
+    kernel = _operand(kernel)
+    xs, ks = x._value.shape, kernel._value.shape
+    if len(ks) != 2 or len(xs) < 1 or xs[-1] != ks[0]:
+        raise InvalidArgumentError(f"fused_dense: x.shape={tuple(xs)} does not fit "
+                                   f"kernel.shape={tuple(ks)}; expected x of shape (..., {ks[0]})"
+                                   if len(ks) == 2 else
+                                   f"fused_dense: kernel must have rank 2, got {tuple(ks)}.")
+    if x._value.dtype != kernel._value.dtype:
+        raise InvalidArgumentError(f"fused_dense: x has dtype {x._value.dtype.name} but kernel "
+                                   f"has dtype {kernel._value.dtype.name}.")
+    if bias is None:
+        return _reg.execute(_fused_dense.opdef, [x, kernel], {"activation": activation})
+    bias = _operand(bias)
+    if bias._value.shape != (ks[1],) or bias._value.dtype != x._value.dtype:
+        raise InvalidArgumentError(f"fused_dense: bias must have shape ({ks[1]},) and dtype "
+                                   f"{x._value.dtype.name}, got {tuple(bias._value.shape)} "
+                                   f"{bias._value.dtype.name}.")
+    return _reg.execute(_fused_dense.opdef, [x, kernel, bias], {"activation": activation})
+

@@ -1,0 +1,1 @@
+"""Test helpers: float64 finite-difference gradient checks and the op table runner."""
