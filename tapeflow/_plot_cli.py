@@ -5,8 +5,9 @@
 - ``activations``: step, sigmoid, tanh and ReLU beside their GradientTape derivatives;
 - ``boundary``: the decision boundary of a perceptron (``--model perceptron``, default on iris
   setosa vs the rest) or of an MLP (``--model mlp``, default on XOR) on 2-D data;
-- ``history``: the training curves (loss, accuracy) of an MLP trained on the circles data;
-- ``network``: the diagram of an MLP's layers and units (``--sizes 64,64,10``).
+- ``history``: the training and validation curves (loss, accuracy) of an MLP trained on the
+  circles data (the last quarter held out for validation);
+- ``network``: the diagram of an MLP's layers and units (``--sizes 64,128,10``).
 
 >>> import os, tempfile
 >>> from tapeflow._plot_cli import main
@@ -41,7 +42,7 @@ def _parser():
                    help="boundary/history: the 2-D data set (default: iris for the perceptron, "
                         "xor for the MLP, circles for history)")
     p.add_argument("--epochs", type=int, default=None, help="boundary/history: MLP epochs")
-    p.add_argument("--sizes", default="64,64,10",
+    p.add_argument("--sizes", default="64,128,10",
                    help="network: comma-separated layer sizes, inputs first (default: the "
                         "digits MLP of `tapeflow demo`)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -64,7 +65,7 @@ def _data(name, seed):
     return x, y, ("x1", "x2"), ("outer", "inner")
 
 
-def _train_mlp(x, y, epochs, seed):
+def _train_mlp(x, y, epochs, seed, validation_split=0.0):
     from tapeflow import keras  # noqa: PLC0415
 
     keras.utils.set_random_seed(seed)
@@ -73,7 +74,8 @@ def _train_mlp(x, y, epochs, seed):
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy",
                   metrics=["accuracy"])
     history = model.fit(x, y.astype(np.float32).reshape(-1, 1), epochs=epochs,
-                        batch_size=len(x), verbose=0)
+                        batch_size=min(len(x), 32), validation_split=validation_split,
+                        verbose=0)
     return model, history
 
 
@@ -109,7 +111,7 @@ def main(argv=None):
                                     class_names=classes, **kw)
     else:
         x, y, _, _ = _data(args.data or "circles", args.seed)
-        _, hist = _train_mlp(x, y, args.epochs or 100, args.seed)
+        _, hist = _train_mlp(x, y, args.epochs or 40, args.seed, validation_split=0.25)
         plot.plot_history(hist, title=f"MLP on {args.data or 'circles'}", **kw)
     width, height = plot.png_size(args.out)
     print(f"wrote {args.out} ({width} x {height} pixels)")

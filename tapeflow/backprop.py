@@ -141,6 +141,16 @@ class BackpropTrace:
       learning_rate: the optimizer's learning rate at this step (float).
       loss_name, optimizer_name: what computed the loss and the step.
       applied: whether the step was applied to the model.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> from tapeflow.backprop import trace
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> t = trace(model, np.ones((3, 2)), np.zeros((3, 1)), loss="mse", optimizer="sgd")
+    >>> print(t.table().splitlines()[0])
+    Backpropagation trace: one mini-batch of 3 examples, loss mse, optimizer SGD
+    >>> [g.shape for g in t.gradients], t.applied
+    ([(2, 1), (1,)], True)
     """
 
     def __init__(self):

@@ -29,11 +29,28 @@ __all__ = ["step", "TLU", "Perceptron", "NotFittedError", "ConvergenceWarning"]
 
 
 class NotFittedError(ValueError, AttributeError):
-    """Raised when an estimator is used before ``fit`` (scikit-learn's ``NotFittedError``)."""
+    """Raised when an estimator is used before ``fit`` (scikit-learn's ``NotFittedError``).
+
+    >>> from tapeflow.neurons import NotFittedError, Perceptron
+    >>> try:
+    ...     Perceptron().predict([[1.0]])
+    ... except NotFittedError as e:
+    ...     print(str(e)[:45])
+    Perceptron.decision_function: this Perceptron
+    """
 
 
 class ConvergenceWarning(UserWarning):
-    """Warned when training stops at ``max_iter`` before the stopping rule was met."""
+    """Warned when training stops at ``max_iter`` before the stopping rule was met.
+
+    >>> import warnings
+    >>> from tapeflow.neurons import ConvergenceWarning, Perceptron
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = Perceptron(max_iter=2, tol=None).fit([[0, 0], [0, 1], [1, 0], [1, 1]], [0, 1, 1, 0])
+    >>> caught[0].category is ConvergenceWarning
+    True
+    """
 
 
 def step(x):
@@ -274,7 +291,7 @@ class Perceptron:
                                  f"'fit' with appropriate arguments before using it.")
 
     def _rng(self):
-        if not hasattr(self, "_rng_state"):
+        if getattr(self, "_rng_state", None) is None:
             rs = self.random_state
             self._rng_state = rs if isinstance(rs, np.random.Generator) else \
                 np.random.default_rng(rs)
@@ -344,6 +361,7 @@ class Perceptron:
         (['a', 'b'], True)
         """
         self._check_params("Perceptron.fit")
+        self._rng_state = None             # each fit shuffles from random_state again
         X = _as_2d(X, "Perceptron.fit")
         y = _as_labels(y, X.shape[0], "Perceptron.fit")
         classes = np.unique(y)
@@ -421,6 +439,11 @@ class Perceptron:
         """The net input ``z = X coef_^T + intercept_`` of each unit.
 
         Returns shape ``(n_samples,)`` for two classes, ``(n_samples, n_classes)`` otherwise.
+
+        >>> from tapeflow.neurons import Perceptron
+        >>> clf = Perceptron(shuffle=False).fit([[0.0], [2.0]], [0, 1])
+        >>> clf.decision_function([[0.0], [2.0]]).tolist()     # w = 2, b = -1 after 3 epochs
+        [-1.0, 3.0]
         """
         self._check_fitted("Perceptron.decision_function")
         X = _as_2d(X, "Perceptron.decision_function")
@@ -433,13 +456,22 @@ class Perceptron:
 
         Two classes: ``classes_[1]`` where the unit fires (``z >= 0``). More: the class whose unit
         has the largest net input.
+
+        >>> from tapeflow.neurons import Perceptron
+        >>> Perceptron().fit([[0.0], [2.0]], ["no", "yes"]).predict([[-1.0], [3.0]]).tolist()
+        ['no', 'yes']
         """
         z = self.decision_function(X)
         idx = (z >= 0).astype(int) if z.ndim == 1 else np.argmax(z, axis=1)
         return self.classes_[idx]
 
     def score(self, X, y):
-        """The accuracy (fraction of correct predictions) on ``X``, ``y``."""
+        """The accuracy (fraction of correct predictions) on ``X``, ``y``.
+
+        >>> from tapeflow.neurons import Perceptron
+        >>> Perceptron().fit([[0.0], [2.0]], [0, 1]).score([[0.0], [2.0], [-5.0]], [0, 1, 1])
+        0.6666666666666666
+        """
         pred = self.predict(X)
         y = _as_labels(y, pred.shape[0], "Perceptron.score")
         return float(np.mean(pred == y))

@@ -308,10 +308,12 @@ def plot_history(history, path=None, metrics=None, title="Training curves", figs
     for ax, name in zip(axes, metrics):
         values = np.asarray(logs[name], dtype=np.float64)
         epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, "o-", color=_COLORS[0], label=f"training {name}", markersize=3)
+        marks = len(values) <= 30          # markers only while the epochs stay distinguishable
+        ax.plot(epochs, values, "o-" if marks else "-", color=_COLORS[0],
+                label=f"training {name}", markersize=3)
         if f"val_{name}" in logs:
             val = np.asarray(logs[f"val_{name}"], dtype=np.float64)
-            ax.plot(np.arange(1, len(val) + 1), val, "s--", color=_COLORS[1],
+            ax.plot(np.arange(1, len(val) + 1), val, "s--" if marks else "--", color=_COLORS[1],
                     label=f"validation {name}", markersize=3)
         ax.set_title(name)
         ax.set_xlabel("epoch")

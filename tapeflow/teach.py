@@ -45,7 +45,7 @@ def xor():
     return x, np.array([0, 1, 1, 0], dtype=np.int32)
 
 
-def circles(n_samples=200, noise=0.08, factor=0.5, seed=0):
+def circles(n_samples=200, noise=0.08, factor=0.5, seed=0, shuffle=True):
     """Two concentric rings of 2-D points: label 0 on the outer ring, 1 on the inner one.
 
     Args:
@@ -53,11 +53,12 @@ def circles(n_samples=200, noise=0.08, factor=0.5, seed=0):
       noise: the standard deviation of the Gaussian noise added to each coordinate.
       factor: the inner ring's radius relative to the outer ring's (radius 1), in (0, 1).
       seed: the random seed (the same seed gives the same points).
+      shuffle: mix the two rings' points (else the outer ring comes first).
     Returns:
       ``(x, y)``: float32 ``(n_samples, 2)`` points and int32 ``(n_samples,)`` labels.
 
     >>> from tapeflow.teach import circles
-    >>> x, y = circles(10, noise=0.0)
+    >>> x, y = circles(10, noise=0.0, shuffle=False)
     >>> x.shape, y.tolist()
     ((10, 2), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     """
@@ -75,4 +76,7 @@ def circles(n_samples=200, noise=0.08, factor=0.5, seed=0):
     if noise:
         x = x + rng.normal(0.0, noise, size=x.shape)
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)]).astype(np.int32)
+    if shuffle:
+        order = rng.permutation(n_samples)
+        x, y = x[order], y[order]
     return x.astype(np.float32), y

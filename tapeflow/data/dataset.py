@@ -68,6 +68,21 @@ def _draw_seed(seed):
     return int(_rng.generator().integers(0, 2**62))
 
 
+_PEEKING = [0]  # > 0 while an element_spec is inferred from a first element
+
+
+def _peek_first(gen_factory):
+    """The first element of ``gen_factory()`` (or ``_END``), computed without side effects on
+    the pipeline's state: shuffles do not advance their epoch and file caches write nothing."""
+    _PEEKING[0] += 1
+    gen = gen_factory()
+    try:
+        return next(gen, _END)
+    finally:
+        gen.close()
+        _PEEKING[0] -= 1
+
+
 class Options:
     """``tf.data.Options``: accepted and stored; tapeflow needs none of them to run.
 
@@ -1008,7 +1023,7 @@ class _MapDataset(_UnaryDataset):
         return st.normalize_returned(st.call(self._fn, e))
 
     def _compute_spec(self):
-        first = next(iter(self._elements()), _END)
+        first = _peek_first(self._elements)
         if first is _END:
             raise ValueError("Cannot infer the element_spec of a map over an empty dataset.")
         return st.spec_of(first)
@@ -1075,7 +1090,7 @@ class _ScanDataset(_UnaryDataset):
         self._init, self._fn = st.normalize(initial_state), fn
 
     def _compute_spec(self):
-        first = next(iter(self._elements()), _END)
+        first = _peek_first(self._elements)
         if first is _END:
             raise ValueError("Cannot infer the element_spec of a scan over an empty dataset.")
         return st.spec_of(first)
@@ -1083,7 +1098,7 @@ class _ScanDataset(_UnaryDataset):
     def _elements(self):
         state = st.to_tensors(self._init)
         for e in self._input._elements():
-            out = self._fn(state, st.to_tensors(e) if type(e) is not tuple else st.to_tensors(e))
+            out = self._fn(state, st.to_tensors(e))  # the element as one argument
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise TypeError("`scan_func` must return a pair (new_state, output_element).")
             state = st.to_tensors(st.normalize_returned(out[0]))
@@ -1272,7 +1287,7 @@ class _ShuffleDataset(_UnaryDataset):
     def _rng(self):
         with self._lock:
             epoch = self._epoch
-            if self._reshuffle:
+            if self._reshuffle and not _PEEKING[0]:
                 self._epoch += 1
         return np.random.default_rng([self._seed, epoch])
 
@@ -1334,9 +1349,17 @@ class _PrefetchDataset(_UnaryDataset):
         return self._input._index_plan()
 
     def _elements(self):
-        if self._size == 0:
+        if self._size == 0 or self._cheap(self._input):
             return self._input._elements()
         return _background(self._input._elements(), self._size)
+
+    @staticmethod
+    def _cheap(ds):
+        # Rows or batches sliced from in-memory arrays cost less than a thread hand-off
+        # (about 25 us), so they are produced in the consumer's thread.
+        if type(ds) is _BatchDataset:
+            ds = ds._input
+        return ds._index_plan() is not None
 
 
 def _background(gen, size):
@@ -1435,6 +1458,8 @@ class _FileCacheDataset(_UnaryDataset):
             with open(index, encoding="utf-8") as f:
                 meta = json.load(f)
             return self._read(meta, _rebuild(meta["structure"]))
+        if _PEEKING[0]:
+            return self._input._elements()
         return self._write(json)
 
     def _read(self, meta, template):
@@ -1449,19 +1474,25 @@ class _FileCacheDataset(_UnaryDataset):
         shards, buf, structure, leaves = 0, {}, None, 0
         n = 0
         tmp_files = []
-        for e in self._input._elements():
-            if structure is None:
-                structure, leaves = _describe(e), len(st.flatten(e))
-            for j, a in enumerate(st.flatten(e)):
-                buf[f"e{n}_{j}"] = np.asarray(a)
-            n += 1
-            yield e
-            if n == self._SHARD:
+        try:
+            for e in self._input._elements():
+                if structure is None:
+                    structure, leaves = _describe(e), len(st.flatten(e))
+                for j, a in enumerate(st.flatten(e)):
+                    buf[f"e{n}_{j}"] = np.asarray(a)
+                n += 1
+                yield e
+                if n == self._SHARD:
+                    tmp_files.append(self._flush(shards, buf, n))
+                    shards, buf, n = shards + 1, {}, 0
+            if n:
                 tmp_files.append(self._flush(shards, buf, n))
-                shards, buf, n = shards + 1, {}, 0
-        if n:
-            tmp_files.append(self._flush(shards, buf, n))
-            shards += 1
+                shards += 1
+        except BaseException:  # an abandoned or failed first pass leaves no files behind
+            for tmp in tmp_files:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+            raise
         for k, tmp in enumerate(tmp_files):
             os.replace(tmp, f"{self._filename}.{k}.npz")
         with open(self._index_file() + ".tmp", "w", encoding="utf-8") as f:
@@ -1571,9 +1602,10 @@ class _FlatMapDataset(_UnaryDataset):
         return 0 if self._input._card() == 0 else UNKNOWN
 
     def _compute_spec(self):
-        for e in self._input._elements():
-            return _as_dataset(self._fn, e).element_spec
-        raise ValueError("Cannot infer the element_spec of a flat_map over an empty dataset.")
+        e = _peek_first(self._input._elements)
+        if e is _END:
+            raise ValueError("Cannot infer the element_spec of a flat_map over an empty dataset.")
+        return _as_dataset(self._fn, e).element_spec
 
     def _elements(self):
         for e in self._input._elements():

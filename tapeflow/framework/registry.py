@@ -29,12 +29,16 @@ def active_tapes():
 class OpDef:
     """A registered op: its TensorFlow name, forward function and gradient function."""
 
-    __slots__ = ("name", "forward", "grad", "n_outputs", "__weakref__")
+    __slots__ = ("name", "forward", "grad", "raw_grad", "n_outputs", "__weakref__")
 
     def __init__(self, name, forward, n_outputs=1):
         self.name = name
         self.forward = forward
         self.grad = None
+        # Optional fast form of ``grad`` on raw arrays: ``raw_grad(op, *dy_arrays)`` returns one
+        # array (or None) per input, with the same numbers as ``grad``. The tape uses it only
+        # when no tape records the backward pass (no higher-order gradient is being taken).
+        self.raw_grad = None
         self.n_outputs = n_outputs
 
     @property
@@ -138,8 +142,13 @@ def op(name, n_outputs=1):
             opdef.grad = grad_fn
             return grad_fn
 
+        def defrawgrad(grad_fn):
+            opdef.raw_grad = grad_fn
+            return grad_fn
+
         call.opdef = opdef
         call.defgrad = defgrad
+        call.defrawgrad = defrawgrad
         return call
 
     return decorator

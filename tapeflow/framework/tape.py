@@ -167,6 +167,9 @@ class GradientTape:
             grads[id(t)] = g if prev is None else prev + g
         was_recording = self._recording
         self._recording = False
+        # With no tape recording the backward pass, ops may use their raw-array gradients.
+        raw = not any(t._recording for t in _reg._TAPES)
+        wrap = _tensor._wrap
         try:
             for rec in reversed(self._records):
                 outs = rec.outputs
@@ -180,7 +183,12 @@ class GradientTape:
                     if all(d is None for d in dys):
                         continue
                     dys = [ops.zeros_like(o) if d is None else d for o, d in zip(outs, dys)]
-                in_grads = rec.opdef.grad(rec, *dys)
+                raw_grad = rec.opdef.raw_grad if raw else None
+                if raw_grad is not None:
+                    in_grads = [None if g is None else wrap(g)
+                                for g in raw_grad(rec, *[d._value for d in dys])]
+                else:
+                    in_grads = rec.opdef.grad(rec, *dys)
                 if len(in_grads) != len(rec.inputs):
                     raise AssertionError(f"gradient of {rec.opdef.name} returned "
                                          f"{len(in_grads)} values for {len(rec.inputs)} inputs")

@@ -239,7 +239,7 @@ def standardize_dtype(dtype):
         dtype = getattr(dtype, "__name__", str(dtype))
     aliases = {"float": "float32", "double": "float64", "int": "int32", "half": "float16"}
     dtype = aliases.get(dtype, dtype)
-    from tapeflow.framework.dtypes import as_dtype   # noqa: PLC0415 - validate only
+    from tapeflow.framework.dtypes import as_dtype  # noqa: PLC0415 - validate only
 
     try:
         return as_dtype(dtype).name

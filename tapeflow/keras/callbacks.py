@@ -15,7 +15,7 @@ from tapeflow._backend import np
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-           "TerminateOnNaN", "LambdaCallback", "BackupAndRestore", "RemoteMonitor",
+           "TerminateOnNaN", "LambdaCallback", "RemoteMonitor",
            "TensorBoard"]
 
 
@@ -785,7 +785,7 @@ class LambdaCallback(Callback):
     """A callback built from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
 
     >>> cb = LambdaCallback(on_train_begin=lambda logs: print("start"))
-    >>> cb.on_train_begin()
+    >>> cb.on_train_begin({})
     start
     """
 
@@ -825,8 +825,9 @@ class TensorBoard(Callback):
 
 
 def __getattr__(name):
+    # BackupAndRestore lives in its own module, which imports this one: load it on first use.
     if name == "BackupAndRestore":
-        from tapeflow.keras.callbacks_backup import BackupAndRestore   # noqa: PLC0415
+        from tapeflow.keras.callbacks_backup import BackupAndRestore
 
         return BackupAndRestore
     raise AttributeError(f"module 'tapeflow.keras.callbacks' has no attribute {name!r}")

@@ -324,7 +324,7 @@ _SHUFFLE = {}
 
 
 def _shuffle_rng():
-    from tapeflow.keras import _rng   # noqa: PLC0415
+    from tapeflow.keras import _rng  # noqa: PLC0415
 
     return _rng.generator()
 

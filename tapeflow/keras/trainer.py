@@ -19,7 +19,9 @@ from tapeflow.framework import registry as _reg
 from tapeflow.framework.tape import GradientTape
 from tapeflow.framework.tensor import Tensor, _TensorLike
 from tapeflow.keras.data_adapter import (
-    EpochIterator, train_validation_split, unpack_x_y_sample_weight,
+    EpochIterator,
+    train_validation_split,
+    unpack_x_y_sample_weight,
 )
 
 __all__ = ["Trainer"]
@@ -64,7 +66,7 @@ class _CompileLoss:
         self.metrics = []
 
     def _build(self, y_true, y_pred):
-        from tapeflow.keras import losses as losses_mod   # noqa: PLC0415
+        from tapeflow.keras import losses as losses_mod  # noqa: PLC0415
 
         names = self._model._output_names_for(y_pred)
         flat_pred = _flat_outputs(y_pred, names)
@@ -217,11 +219,17 @@ def _loss_id_for_output(loss, names, i):
 
 
 def _resolve_metric(identifier, y_true, y_pred, loss_id):
-    from tapeflow.keras import metrics as metrics_mod   # noqa: PLC0415
+    from tapeflow.keras import metrics as metrics_mod  # noqa: PLC0415
 
     if not isinstance(identifier, str) or identifier.lower() not in (
             "accuracy", "acc", "crossentropy", "ce"):
-        return metrics_mod.get(identifier)
+        metric = metrics_mod.get(identifier)
+        if not hasattr(metric, "update_state"):   # a plain function: average it per sample
+            metric = metrics_mod.MeanMetricWrapper(metric, name=getattr(metric, "__name__",
+                                                                        "metric"))
+        if isinstance(identifier, str):
+            metric.name = identifier   # Keras logs a string metric under the given string
+        return metric
     kind = _target_kind(y_true, y_pred, loss_id)
     if identifier.lower() in ("accuracy", "acc"):
         cls = {"binary": metrics_mod.BinaryAccuracy,
@@ -354,7 +362,7 @@ class Trainer:
         >>> model.compiled
         True
         """
-        from tapeflow.keras import optimizers   # noqa: PLC0415
+        from tapeflow.keras import optimizers  # noqa: PLC0415
 
         d = self.__dict__
         d["optimizer"] = optimizers.get(optimizer)
@@ -473,11 +481,11 @@ class Trainer:
     def train_step(self, data):
         """One optimization step on a batch; returns the metrics' values."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        variables = self.trainable_variables
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                      training=True)
+        variables = self.trainable_variables   # after the call: a lazy model builds in it
         self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
         if variables:
             grads = tape.gradient(loss, variables)
@@ -522,7 +530,7 @@ class Trainer:
         >>> sorted(history.history), len(history.history["loss"])
         (['loss'], 2)
         """
-        from tapeflow.keras import callbacks as cbks   # noqa: PLC0415
+        from tapeflow.keras import callbacks as cbks  # noqa: PLC0415
 
         self._assert_compiled()
         if validation_split and validation_data is None:
@@ -584,7 +592,7 @@ class Trainer:
         >>> isinstance(model.evaluate(np.ones((4, 2)), np.ones((4, 1)), verbose=0), float)
         True
         """
-        from tapeflow.keras import callbacks as cbks   # noqa: PLC0415
+        from tapeflow.keras import callbacks as cbks  # noqa: PLC0415
 
         self._assert_compiled()
         it = EpochIterator(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps,
@@ -621,7 +629,7 @@ class Trainer:
         >>> model.predict(np.ones((5, 2)), verbose=0).shape
         (5, 3)
         """
-        from tapeflow.keras import callbacks as cbks   # noqa: PLC0415
+        from tapeflow.keras import callbacks as cbks  # noqa: PLC0415
 
         if batch_size is None and _is_arrays(x):
             batch_size = 1024   # no tape, so big batches are cheap and much faster

@@ -27,3 +27,5 @@ _tensor._bind_ops(SimpleNamespace(
     zeros_like=math_ops.zeros_like, ones_like=math_ops.ones_like, cast=math_ops.cast,
     zeros=array_ops.zeros, stack=array_ops.stack,
 ))
+
+from tapeflow.ops import _raw_grads  # noqa: E402, F401  (fast backward forms; issue 7)

@@ -4,10 +4,11 @@
 bias)`` written with the separate ops, but records one op on the tape instead of three or four,
 reads variables without copying them, and computes its forward in place on one output buffer.
 
-Its gradient has two paths. When nothing records the backward pass (the usual ``tape.gradient``
-with no outer tape watching), it works on raw arrays: one buffer for the activation's derivative,
-two GEMMs and a column sum. When an outer tape is recording (nested tapes, for second-order
-gradients), it is written with tapeflow ops instead, so the outer tape can differentiate it again.
+Its gradient has two forms. When nothing records the backward pass (the usual ``tape.gradient``
+with no outer tape watching), the tape calls the raw-array form: one buffer for the activation's
+derivative, two GEMMs and a column sum. When an outer tape is recording (nested tapes, for
+second-order gradients), the tape calls the form written with tapeflow ops, which the outer tape
+can differentiate again.
 
 Softmax and sigmoid are not fused: Keras's cross-entropies take the logits a softmax/sigmoid output
 remembers, so a Dense layer with those activations uses the fused linear part and then the
@@ -19,7 +20,7 @@ from tapeflow.framework import registry as _reg
 from tapeflow.framework import variable as _var
 from tapeflow.framework.errors import InvalidArgumentError
 from tapeflow.framework.registry import op
-from tapeflow.framework.tensor import Tensor, _wrap, convert_to_tensor
+from tapeflow.framework.tensor import Tensor, convert_to_tensor
 from tapeflow.ops import array_ops as a
 from tapeflow.ops import linalg_ops as la
 from tapeflow.ops import nn_ops as nn
@@ -50,20 +51,11 @@ def _fused_dense(x, kernel, *bias, activation):
     return _apply(y, activation)
 
 
-def _outer_recording():
-    for tape in _reg._TAPES:
-        if tape._recording:
-            return True
-    return False
-
-
-@_fused_dense.defgrad
-def _fused_dense_grad(op, dy):
-    if _outer_recording():
-        return _composite_grad(op, dy)
+@_fused_dense.defrawgrad
+def _fused_dense_raw_grad(op, g):
+    # Raw arrays: the activation's derivative in one buffer, two GEMMs and a column sum.
     x, kernel = op.inputs[0]._value, op.inputs[1]._value
     y = op.outputs[0]._value
-    g = dy._value
     act = op.attrs["activation"]
     if act == "relu":
         g = g * (y > 0)
@@ -75,11 +67,12 @@ def _fused_dense_grad(op, dy):
     dx = np.dot(g2, kernel.T).reshape(x.shape)
     dk = np.dot(x2.T, g2)
     if len(op.inputs) == 3:
-        return _wrap(dx), _wrap(dk), _wrap(np.add.reduce(g2, axis=0))
-    return _wrap(dx), _wrap(dk)
+        return dx, dk, np.add.reduce(g2, axis=0)
+    return dx, dk
 
 
-def _composite_grad(op, dy):
+@_fused_dense.defgrad
+def _fused_dense_grad(op, dy):
     # The same gradient with tapeflow ops, so an outer tape records it (second order).
     x, kernel = op.inputs[0], op.inputs[1]
     y = op.outputs[0]

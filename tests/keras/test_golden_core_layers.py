@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from golden_utils import array, assert_close, cases, lookup, resolve, resolve_kwargs
 
 import tapeflow as tf
 from tapeflow.keras import backend
-from golden_utils import array, assert_close, cases, lookup, resolve, resolve_kwargs
 
 MINE = {"Dense", "Dropout", "Flatten", "Reshape", "Permute", "RepeatVector", "Rescaling",
         "Normalization", "Concatenate", "Add", "Multiply"}

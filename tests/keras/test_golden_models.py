@@ -3,10 +3,10 @@ compared step by step with Keras 3.15 (losses, accuracies, weights, predictions)
 
 import numpy as np
 import pytest
+from golden_utils import array, assert_close, cases, lookup, resolve
 
 import tapeflow
 from tapeflow import keras
-from golden_utils import array, assert_close, cases, lookup, resolve
 
 CASES = cases("models")
 

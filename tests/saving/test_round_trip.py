@@ -63,7 +63,32 @@ def normalization_preproc():
     return model, x[:16], rng.normal(size=(16, 2)).astype("float32")
 
 
-ARCHS = {"mlp_sequential": mlp_sequential, "functional_two_inputs": functional_two_inputs,
+def cnn():
+    x = keras.Input((12, 12, 1))
+    h = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    h = keras.layers.MaxPooling2D()(keras.layers.BatchNormalization()(h))
+    h = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(h)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(x, out, name="cnn")
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(4)
+    return model, rng.normal(size=(8, 12, 12, 1)).astype("float32"), rng.integers(0, 3, 8)
+
+
+def rnn():
+    model = keras.Sequential([keras.Input((10,), dtype="int32"),
+                              keras.layers.Embedding(50, 8, mask_zero=True),
+                              keras.layers.LSTM(8, return_sequences=True), keras.layers.GRU(6),
+                              keras.layers.Dense(1, activation="sigmoid")], name="rnn")
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 50, (8, 10)).astype("int32")
+    x[:, 7:] = 0
+    return model, x, rng.integers(0, 2, (8, 1)).astype("float32")
+
+
+ARCHS = {"cnn": cnn, "rnn": rnn, "mlp_sequential": mlp_sequential,
+         "functional_two_inputs": functional_two_inputs,
          "nested_model": nested_model, "normalization_preproc": normalization_preproc}
 
 
@@ -96,6 +121,27 @@ def _key_tree(cfg):
     return None
 
 
+def _key_diff(ours, theirs, path=""):
+    """Paths where the key structures differ: ('extra'|'missing'|'length', path)."""
+    out = []
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for k in sorted(set(ours) | set(theirs)):
+            if k not in theirs:
+                out.append(("extra", f"{path}/{k}"))
+            elif k not in ours:
+                out.append(("missing", f"{path}/{k}"))
+            else:
+                out.extend(_key_diff(ours[k], theirs[k], f"{path}/{k}"))
+    elif isinstance(ours, list) and isinstance(theirs, list):
+        if len(ours) != len(theirs):
+            out.append(("length", path))
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            out.extend(_key_diff(a, b, f"{path}[{i}]"))
+    elif ours != theirs:
+        out.append(("type", path))
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(ARCHS))
 def test_saved_layout_matches_keras(name, tmp_path):
     model, _, _ = _trained(name)
@@ -108,7 +154,7 @@ def test_saved_layout_matches_keras(name, tmp_path):
         assert _h5_layout(ours.read("model.weights.h5")) == \
             _h5_layout(theirs.read("model.weights.h5"))
         got, want = json.loads(ours.read("config.json")), json.loads(theirs.read("config.json"))
-        assert _key_tree(got) == _key_tree(want)
+        assert _key_diff(_key_tree(got), _key_tree(want)) == []
         assert (got["module"], got["class_name"], got["registered_name"]) == \
             (want["module"], want["class_name"], want["registered_name"])
         assert set(json.loads(ours.read("metadata.json"))) == {"keras_version", "date_saved"}
@@ -246,3 +292,39 @@ def test_custom_objects_needed_for_unregistered_layer(tmp_path):
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
     with keras.saving.custom_object_scope({"Unregistered": Unregistered}):
         assert keras.models.load_model(path).get_layer("twice").name == "twice"
+
+
+def test_failed_load_weights_leaves_model_unchanged_and_skip_mismatch(tmp_path):
+    from tapeflow.keras.saving import saving_api
+
+    small = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    big = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(5)])
+    path = str(tmp_path / "small.weights.h5")
+    small.save_weights(path)
+    before = [w.copy() for w in big.get_weights()]
+    with pytest.raises(ValueError, match=r"small\.weights\.h5.*Dense.*layers/dense_1/vars.*"
+                                         r"shape \(4, 2\) but the model expects \(4, 5\)"):
+        big.load_weights(path)
+    for a, b in zip(big.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # the first layer was not half-loaded
+    with pytest.warns(UserWarning, match="skip_mismatch"):
+        saving_api.load_weights(big, path, skip_mismatch=True)
+    np.testing.assert_array_equal(big.get_weights()[0], small.get_weights()[0])
+    np.testing.assert_array_equal(big.get_weights()[2], before[2])
+
+
+def custom_loss(y_true, y_pred):
+    return (y_true - y_pred) ** 2
+
+
+def test_custom_loss_function_round_trip(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=custom_loss)
+    path = str(tmp_path / "loss.keras")
+    model.save(path)
+    with pytest.raises(ValueError, match="custom_loss.*safe_mode=False"):
+        keras.models.load_model(path)
+    loaded = keras.models.load_model(path, custom_objects={"custom_loss": custom_loss})
+    x = np.ones((4, 3), "float32")
+    loaded.fit(x, np.ones((4, 1), "float32"), epochs=1, verbose=0)
+    assert keras.models.load_model(path, compile=False).optimizer is None

@@ -59,18 +59,15 @@ def test_zip_bomb_refused_before_inflating(tmp_path, monkeypatch):
 
 
 def test_declared_size_lie_is_caught(tmp_path):
-    # A member whose header declares fewer bytes than it holds: never read past the declaration.
+    # The central directory declares 10 bytes for a 1002-byte member: reading stops at the
+    # declaration (memory stays bounded by what is declared) and the CRC check then fails.
     p = _zip(tmp_path / "lie.keras", {"config.json": "{}" + " " * 1000})
     raw = bytearray(p.read_bytes())
-    with zipfile.ZipFile(p) as z:
-        info = z.getinfo("config.json")
-    # patch the central directory's uncompressed size field (offset 24 in the CD header)
     cd = raw.rfind(b"PK\x01\x02")
-    raw[cd + 24:cd + 28] = (10).to_bytes(4, "little")
+    raw[cd + 24:cd + 28] = (10).to_bytes(4, "little")  # uncompressed size field
     p.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="corrupt|declares"):
-        out = safe_io.read_archive(str(p), ["config.json"])
-        assert len(out["config.json"]) <= 10 or info is None
+    with pytest.raises(ValueError, match=r"lie\.keras.*'config.json' is corrupt"):
+        safe_io.read_archive(str(p), ["config.json"])
 
 
 def test_missing_member_and_not_a_zip(tmp_path):

@@ -155,3 +155,23 @@ def test_optimizer_and_initializer_round_trip():
     init = keras.initializers.RandomNormal(stddev=0.5, seed=3)
     assert sl.deserialize_keras_object(sl.serialize_keras_object(init)).get_config() == \
         init.get_config()
+
+
+def my_activation(x):
+    return x * 0.5
+
+
+@sl.register_keras_serializable(package="Acts")
+def registered_activation(x):
+    return x * 3.0
+
+
+def test_custom_activation_function_through_custom_objects_and_registry():
+    x = np.ones((1, 2), "float32")
+    for fn, kwargs in ((my_activation, {"custom_objects": {"my_activation": my_activation}}),
+                       (registered_activation, {})):
+        layer = keras.layers.Dense(2, activation=fn, kernel_initializer="ones", name="d")
+        cfg = sl.serialize_keras_object(layer)
+        again = sl.deserialize_keras_object(cfg, **kwargs)
+        assert again.activation is fn
+        np.testing.assert_allclose(np.asarray(again(x)), np.asarray(layer(x)))

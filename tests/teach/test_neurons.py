@@ -119,6 +119,18 @@ def test_perceptron_rule_by_hand_without_shuffle():
     assert clf.errors_ == [1, 0] and clf.n_iter_ == 2
 
 
+def test_fit_is_reproducible_with_random_state():
+    x, y, _ = iris.load_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = Perceptron(random_state=7, max_iter=20)
+        a = clf.fit(x, y).coef_.copy()
+        b = clf.fit(x, y).coef_.copy()
+        c = Perceptron(random_state=8, max_iter=20).fit(x, y).coef_
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
 def test_partial_fit_matches_fit_epochs():
     x, y = _setosa()
     a = Perceptron(shuffle=False, max_iter=3, tol=None)

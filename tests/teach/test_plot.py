@@ -153,6 +153,8 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     (["activations", "--dpi", "40"], (440, 160)),
     (["network", "--sizes", "4,8,3", "--width", "5", "--height", "3", "--dpi", "40"], (200, 120)),
     (["boundary", "--dpi", "40"], (240, 200)),
+    (["boundary", "--model", "mlp", "--epochs", "20", "--dpi", "40"], (240, 200)),
+    (["history", "--epochs", "5", "--dpi", "40"], (400, 160)),
 ])
 def test_cli_writes_each_picture(tmp_path, capsys, argv, size):
     out = tmp_path / "pic.png"

@@ -45,3 +45,18 @@ def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
         with open(tmp_path / png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n", png
     assert namespace["test_accuracy"] > 0.9
+
+
+def test_tutorial_ends_with_the_demo_mlp():
+    """The last section trains the model of `tapeflow demo`: same data, seed, settings, result."""
+    from tapeflow.__main__ import demo
+
+    code = _blocks()[-1]
+    namespace = {}
+    exec(compile("import numpy as np\nfrom tapeflow import keras\n"
+                 "from tapeflow.plot import plot_network\n" +
+                 code.replace('plot_network(digits_mlp, path="digits_mlp.png")', ""),
+                 "docs/tutorial.md last block", "exec"), namespace)
+    model = namespace["digits_mlp"]
+    assert [layer.units for layer in model.layers] == [128, 10]
+    assert namespace["test_accuracy"] == pytest.approx(demo(verbose=0), abs=1e-6)

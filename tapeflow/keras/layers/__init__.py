@@ -13,15 +13,40 @@ import importlib as _importlib
 import pkgutil as _pkgutil
 
 from tapeflow.keras.layers.core import (  # noqa: F401
-    Activation, ActivityRegularization, Dense, Dropout, Flatten, GaussianNoise, Identity, Lambda,
-    Normalization, Permute, RepeatVector, Reshape, Rescaling,
+    Activation,
+    ActivityRegularization,
+    Dense,
+    Dropout,
+    Flatten,
+    GaussianNoise,
+    Identity,
+    Lambda,
+    Normalization,
+    Permute,
+    RepeatVector,
+    Rescaling,
+    Reshape,
 )
 from tapeflow.keras.layers.input_layer import Input, InputLayer  # noqa: F401
 from tapeflow.keras.layers.input_spec import InputSpec  # noqa: F401
 from tapeflow.keras.layers.layer import KerasVariable, Layer  # noqa: F401
 from tapeflow.keras.layers.merge import (  # noqa: F401
-    Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
-    concatenate, dot, maximum, minimum, multiply, subtract,
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from tapeflow.keras.layers.node import KerasTensor, Node  # noqa: F401
 

@@ -19,7 +19,7 @@ __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute", "R
 
 
 def _activations():
-    from tapeflow.keras import activations   # noqa: PLC0415 - sibling module, loaded lazily
+    from tapeflow.keras import activations  # noqa: PLC0415 - sibling module, loaded lazily
 
     return activations
 
@@ -27,7 +27,7 @@ def _activations():
 def _serialize(module, obj):
     if obj is None:
         return None
-    import importlib   # noqa: PLC0415
+    import importlib  # noqa: PLC0415
 
     return importlib.import_module(f"tapeflow.keras.{module}").serialize(obj)
 
@@ -35,7 +35,7 @@ def _serialize(module, obj):
 def _get(module, identifier):
     if identifier is None:
         return None
-    import importlib   # noqa: PLC0415
+    import importlib  # noqa: PLC0415
 
     return importlib.import_module(f"tapeflow.keras.{module}").get(identifier)
 
@@ -474,7 +474,7 @@ def _deserialize_function(config, custom_objects=None):
     name = config["config"]
     if custom_objects and name in custom_objects:
         return custom_objects[name]
-    import importlib   # noqa: PLC0415
+    import importlib  # noqa: PLC0415
 
     return getattr(importlib.import_module(config["module"]), name)
 
@@ -561,7 +561,7 @@ class ActivityRegularization(Layer):
     """
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
-        from tapeflow.keras import regularizers   # noqa: PLC0415
+        from tapeflow.keras import regularizers  # noqa: PLC0415
 
         super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
         self.supports_masking = True

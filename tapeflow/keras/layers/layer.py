@@ -33,6 +33,7 @@ class KerasVariable(Variable):
     is ``"<layer name>/kernel"``.
 
     >>> from tapeflow import keras
+    >>> keras.backend.clear_session()
     >>> layer = keras.layers.Dense(2)
     >>> layer.build((None, 3))
     >>> layer.kernel.name, layer.kernel.path, tuple(layer.kernel.shape)
@@ -163,6 +164,7 @@ class Layer:
     ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
     ...     def call(self, x):
     ...         return x * self.w
+    >>> keras.backend.clear_session()
     >>> layer = Scale()
     >>> layer(tf.constant([[1.0, 2.0]])).numpy()
     array([[1., 2.]], dtype=float32)
@@ -832,7 +834,7 @@ def _tuple_shape(s):
 
 
 def _cast(t, dtype):
-    from tapeflow.ops.math_ops import cast   # noqa: PLC0415 - keras sits above the ops
+    from tapeflow.ops.math_ops import cast  # noqa: PLC0415 - keras sits above the ops
 
     return cast(t, dtype)
 
@@ -879,7 +881,7 @@ def _get_initializer(identifier, dtype):
         identifier = "glorot_uniform" if K.is_float_dtype(dtype) else "zeros"
     if callable(identifier) and not isinstance(identifier, type):
         return identifier
-    from tapeflow.keras import initializers   # noqa: PLC0415 - sibling module, loaded lazily
+    from tapeflow.keras import initializers  # noqa: PLC0415 - sibling module, loaded lazily
 
     return initializers.get(identifier)
 
@@ -887,7 +889,7 @@ def _get_initializer(identifier, dtype):
 def _get_regularizer(identifier):
     if identifier is None:
         return None
-    from tapeflow.keras import regularizers   # noqa: PLC0415
+    from tapeflow.keras import regularizers  # noqa: PLC0415
 
     return regularizers.get(identifier)
 
@@ -895,6 +897,6 @@ def _get_regularizer(identifier):
 def _get_constraint(identifier):
     if identifier is None:
         return None
-    from tapeflow.keras import constraints   # noqa: PLC0415
+    from tapeflow.keras import constraints  # noqa: PLC0415
 
     return constraints.get(identifier)

@@ -18,7 +18,8 @@ class _Merge(Layer):
         self.supports_masking = True
 
     def _check_inputs(self, inputs):
-        if not isinstance(inputs, (list, tuple)):
+        if not isinstance(inputs, (list, tuple)) or (
+                inputs and all(d is None or isinstance(d, int) for d in inputs)):
             raise ValueError(f"A merge layer ({type(self).__name__}) should be called on a list "
                              f"of inputs. Received: inputs={inputs} (not a list of tensors)")
         if len(inputs) < self._min_inputs:

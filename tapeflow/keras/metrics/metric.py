@@ -5,7 +5,7 @@ of its inputs: a tape that is active around it records nothing.
 """
 
 from tapeflow._backend import np
-from tapeflow.framework.tensor import Tensor, _TensorLike
+from tapeflow.framework.tensor import Tensor, _TensorLike, convert_to_tensor
 from tapeflow.framework.variable import Variable
 from tapeflow.keras._objects import to_snake_case
 
@@ -14,7 +14,12 @@ __all__ = ["Metric"]
 
 def to_array(x, dtype=None):
     """The raw NumPy array of a Tensor/Variable/array-like (cast to ``dtype`` if given)."""
-    a = x._value if isinstance(x, _TensorLike) else np.asarray(x)
+    if isinstance(x, _TensorLike):
+        a = x._value
+    elif isinstance(x, np.ndarray):
+        a = x
+    else:  # Python values follow TensorFlow's rules (floats -> float32)
+        a = convert_to_tensor(x)._value
     if dtype is not None and a.dtype != dtype:
         a = a.astype(dtype)
     return a
@@ -31,7 +36,7 @@ def detach(x):
         if mask is not None:
             t._keras_mask = mask
         return t
-    return x
+    return convert_to_tensor(x)
 
 
 def squeeze_or_expand(x1, x2):

@@ -13,7 +13,7 @@ Functional = Model
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Loads a model saved with ``model.save`` (a Keras 3 ``.keras`` archive)."""
-    from tapeflow.keras.saving import load_model as _load   # noqa: PLC0415
+    from tapeflow.keras.saving import load_model as _load  # noqa: PLC0415
 
     return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 

@@ -104,15 +104,15 @@ def _conform(x, kt):
         return x
     want = kt.dtype
     if x.dtype.name != want and want is not None:
-        from tapeflow.ops.math_ops import cast   # noqa: PLC0415
+        from tapeflow.ops.math_ops import cast  # noqa: PLC0415
 
         x = cast(x, want)
     if x.ndim == len(kt.shape) - 1 and kt.shape[-1] == 1:
-        from tapeflow.ops.array_ops import expand_dims   # noqa: PLC0415
+        from tapeflow.ops.array_ops import expand_dims  # noqa: PLC0415
 
         x = expand_dims(x, -1)
     elif x.ndim == len(kt.shape) + 1 and x.shape[-1] == 1:
-        from tapeflow.ops.array_ops import squeeze   # noqa: PLC0415
+        from tapeflow.ops.array_ops import squeeze  # noqa: PLC0415
 
         x = squeeze(x, -1)
     return x

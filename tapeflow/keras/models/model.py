@@ -7,7 +7,7 @@
 from tapeflow._backend import np
 from tapeflow.framework import nest
 from tapeflow.keras import backend as K
-from tapeflow.keras.layers.layer import Layer, _SYMBOLIC
+from tapeflow.keras.layers.layer import _SYMBOLIC, Layer
 from tapeflow.keras.layers.node import KerasTensor
 from tapeflow.keras.models.functional import FunctionalGraph
 from tapeflow.keras.trainer import Trainer
@@ -91,7 +91,7 @@ class Model(Trainer, Layer):
     def _maybe_build(self, args, kwargs):
         # Subclassed models build lazily: their sub-layers build on the first real call.
         if self._functional is None and type(self).build is Model.build:
-            from tapeflow.keras.layers.layer import _build_shapes   # noqa: PLC0415
+            from tapeflow.keras.layers.layer import _build_shapes  # noqa: PLC0415
 
             self.__dict__["_build_shapes"] = _build_shapes(type(self), args, kwargs)
             self.built = True
@@ -182,7 +182,7 @@ class Model(Trainer, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Prints the model's layers, output shapes and parameter counts (Keras's table)."""
-        from tapeflow.keras.models.summary import print_summary   # noqa: PLC0415
+        from tapeflow.keras.models.summary import print_summary  # noqa: PLC0415
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       show_trainable=show_trainable)
@@ -190,38 +190,38 @@ class Model(Trainer, Layer):
     # ----------------------------------------------------------- saving hooks
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves the model as a Keras 3 ``.keras`` archive (config, metadata and weights)."""
-        from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+        from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
         return saving_api.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Saves the weights to a Keras 3 ``.weights.h5`` file."""
-        from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+        from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
         return saving_api.save_weights(self, filepath, overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Loads weights saved by ``save_weights`` (or by Keras)."""
-        from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+        from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
         return saving_api.load_weights(self, filepath)
 
     def to_json(self, **kwargs):
         """The model's config as a JSON string."""
-        from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+        from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
         return saving_api.model_to_json(self)
 
     def get_config(self):
         if self._functional is not None:
-            from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+            from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
             return saving_api.functional_get_config(self)
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": K.serialize_dtype_policy(self.dtype_policy)}
         auto = {k: v for k, v in (self._auto_config or {}).items()
                 if k not in ("name", "trainable", "dtype")}
-        from tapeflow.keras.layers.layer import _jsonable   # noqa: PLC0415
+        from tapeflow.keras.layers.layer import _jsonable  # noqa: PLC0415
 
         if all(_jsonable(v) for v in auto.values()):
             config.update(auto)
@@ -230,7 +230,7 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config and "input_layers" in config:
-            from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+            from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
             return saving_api.functional_from_config(cls, config, custom_objects)
         return cls(**config)

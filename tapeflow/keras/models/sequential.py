@@ -21,6 +21,7 @@ class Sequential(Model):
       name: the model's name (default ``sequential``, made unique).
 
     >>> from tapeflow import keras
+    >>> keras.backend.clear_session()   # restart the automatic names (dense, dense_1, ...)
     >>> model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="relu"),
     ...                           keras.layers.Dense(3, activation="softmax")])
     >>> model.output_shape, [w.path for w in model.weights][:2]
@@ -33,7 +34,7 @@ class Sequential(Model):
         self.__dict__["_functional"] = None
         self.__dict__["_input_layer"] = None
         self.__dict__["_outputs_kt"] = None
-        from tapeflow.keras.trainer import Trainer   # noqa: PLC0415
+        from tapeflow.keras.trainer import Trainer  # noqa: PLC0415
 
         Trainer.__init__(self)
         for layer in layers or []:
@@ -123,7 +124,7 @@ class Sequential(Model):
     def _maybe_build(self, args, kwargs):
         if self.built:
             return
-        from tapeflow.keras.layers.layer import _build_shapes   # noqa: PLC0415
+        from tapeflow.keras.layers.layer import _build_shapes  # noqa: PLC0415
 
         shapes = _build_shapes(type(self), args, kwargs)
         shape = shapes.get("input_shape")
@@ -171,12 +172,12 @@ class Sequential(Model):
         return [layers[-1].name] if layers else []
 
     def get_config(self):
-        from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+        from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
         return saving_api.sequential_get_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from tapeflow.keras.saving import saving_api   # noqa: PLC0415
+        from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
         return saving_api.sequential_from_config(cls, config, custom_objects)

@@ -56,7 +56,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, show_t
      Total params: 24 (96.00 B)
     ...
     """
-    from tapeflow.keras.models.sequential import Sequential   # noqa: PLC0415
+    from tapeflow.keras.models.sequential import Sequential  # noqa: PLC0415
 
     functional = getattr(model, "_functional", None) is not None and not isinstance(
         model, Sequential)

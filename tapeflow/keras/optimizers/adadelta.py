@@ -40,14 +40,11 @@ class Adadelta(Optimizer):
         super().build(variables)
         self._accumulated_grads, self._accumulated_delta_vars = self.add_optimizer_variables(
             variables, ["accumulated_grad", "accumulated_delta_var"])
+        self._slot_attrs = ("_accumulated_grads", "_accumulated_delta_vars")
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        i = self._var_index(variable)
+    def _delta(self, gradient, slots, learning_rate, dt):
         rho, eps = dt(self.rho), dt(self.epsilon)
-        eg = self._accumulated_grads[i]._value
-        ed = self._accumulated_delta_vars[i]._value
+        eg, ed = slots
         eg *= rho
         eg += dt(1 - self.rho) * np.square(gradient)
         delta = np.sqrt(ed + eps)
@@ -57,7 +54,7 @@ class Adadelta(Optimizer):
         ed *= rho
         ed += dt(1 - self.rho) * np.square(delta)
         delta *= dt(learning_rate)
-        w += delta
+        return delta, False
 
     def get_config(self):
         config = super().get_config()

@@ -44,17 +44,16 @@ class Adagrad(Optimizer):
 
         self._accumulators = self.add_optimizer_variables(
             variables, "accumulator", Constant(self.initial_accumulator_value))
+        self._slot_attrs = ("_accumulators",)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        acc = self._accumulators[self._var_index(variable)]._value
+    def _delta(self, gradient, slots, learning_rate, dt):
+        acc = slots[0]
         acc += np.square(gradient)
         denom = acc + dt(self.epsilon)
         np.sqrt(denom, out=denom)
         step = gradient * dt(learning_rate)
         step /= denom
-        w -= step
+        return step, True
 
     def get_config(self):
         config = super().get_config()

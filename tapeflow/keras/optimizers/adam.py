@@ -50,19 +50,17 @@ class Adam(Optimizer):
         super().build(variables)
         self._momentums, self._velocities = self.add_optimizer_variables(
             variables, ["momentum", "velocity"])
+        self._slot_attrs = ("_momentums", "_velocities")
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(variables, "velocity_hat")
+            self._slot_attrs += ("_velocity_hats",)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        i = self._var_index(variable)
+    def _delta(self, gradient, slots, learning_rate, dt):
         t = float(self._iterations._value) + 1.0
         b1p = float(dt(self.beta_1) ** dt(t))
         b2p = float(dt(self.beta_2) ** dt(t))
         alpha = dt(learning_rate * math.sqrt(1.0 - b2p) / (1.0 - b1p))
-        m = self._momentums[i]._value
-        v = self._velocities[i]._value
+        m, v = slots[0], slots[1]
         tmp = gradient - m
         tmp *= dt(1 - self.beta_1)
         m += tmp
@@ -71,13 +69,13 @@ class Adam(Optimizer):
         tmp *= dt(1 - self.beta_2)
         v += tmp
         if self.amsgrad:
-            vh = self._velocity_hats[i]._value
+            vh = slots[2]
             np.maximum(vh, v, out=vh)
             v = vh
         np.sqrt(v, out=tmp)
         tmp += dt(self.epsilon)
         np.divide(m * alpha, tmp, out=tmp)
-        w -= tmp
+        return tmp, True
 
     def get_config(self):
         config = super().get_config()

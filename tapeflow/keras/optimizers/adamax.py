@@ -35,15 +35,12 @@ class Adamax(Optimizer):
             return
         super().build(variables)
         self._m, self._u = self.add_optimizer_variables(variables, ["momentum", "norm"])
+        self._slot_attrs = ("_m", "_u")
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        i = self._var_index(variable)
+    def _delta(self, gradient, slots, learning_rate, dt):
         t = float(self._iterations._value) + 1.0
         b1p = float(dt(self.beta_1) ** dt(t))
-        m = self._m[i]._value
-        u = self._u[i]._value
+        m, u = slots
         tmp = gradient - m
         tmp *= dt(1 - self.beta_1)
         m += tmp
@@ -51,7 +48,7 @@ class Adamax(Optimizer):
         np.maximum(u, np.abs(gradient), out=u)
         np.multiply(m, dt(learning_rate), out=tmp)
         tmp /= dt(1 - b1p) * (u + dt(self.epsilon))
-        w -= tmp
+        return tmp, True
 
     def get_config(self):
         config = super().get_config()

@@ -37,18 +37,17 @@ class Lion(Optimizer):
             return
         super().build(variables)
         self._momentums = self.add_optimizer_variables(variables, "momentum")
+        self._slot_attrs = ("_momentums",)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        m = self._momentums[self._var_index(variable)]._value
+    def _delta(self, gradient, slots, learning_rate, dt):
+        m = slots[0]
         step = m * dt(self.beta_1)
         step += gradient * dt(1 - self.beta_1)
         np.sign(step, out=step)
         step *= dt(learning_rate)
-        w -= step
         m *= dt(self.beta_2)
         m += gradient * dt(1 - self.beta_2)
+        return step, True
 
     def get_config(self):
         config = super().get_config()

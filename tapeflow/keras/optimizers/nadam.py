@@ -38,20 +38,17 @@ class Nadam(Optimizer):
         self._momentums, self._velocities = self.add_optimizer_variables(
             variables, ["momentum", "velocity"])
         # the running product of the momentum schedule, tracked after the slots (as in Keras)
+        self._slot_attrs = ("_momentums", "_velocities")
         self._u_product = Variable(np.asarray(1.0, dtype), trainable=False, name="u_product")
         self._variables.append(self._u_product)
 
-    def _update_all(self, arrays, variables, lr):
+    def _before_update(self, lr):
         up = self._u_product._value
         t = float(self._iterations._value) + 1.0
         dt = up.dtype.type
         up *= dt(self.beta_1) * (dt(1.0) - dt(0.5) * dt(0.96) ** dt(t))
-        super()._update_all(arrays, variables, lr)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        i = self._var_index(variable)
+    def _delta(self, gradient, slots, learning_rate, dt):
         t = float(self._iterations._value)
         b1, b2 = dt(self.beta_1), dt(self.beta_2)
         u_t = b1 * (dt(1.0) - dt(0.5) * dt(0.96) ** dt(t + 1))
@@ -59,8 +56,7 @@ class Nadam(Optimizer):
         u_prod = dt(self._u_product._value)
         u_prod_1 = u_prod * u_t_1
         b2p = b2 ** dt(t + 1)
-        m = self._momentums[i]._value
-        v = self._velocities[i]._value
+        m, v = slots
         tmp = gradient - m
         tmp *= dt(1) - b1
         m += tmp
@@ -75,7 +71,7 @@ class Nadam(Optimizer):
         tmp += dt(self.epsilon)
         m_hat *= dt(learning_rate)
         m_hat /= tmp
-        w -= m_hat
+        return m_hat, True
 
     def get_config(self):
         config = super().get_config()

@@ -41,23 +41,23 @@ class RMSprop(Optimizer):
             return
         super().build(variables)
         self._velocities = self.add_optimizer_variables(variables, "velocity")
+        self._slot_attrs = ("_velocities",)
         self._momentums = []
         if self.momentum > 0:
             self._momentums = self.add_optimizer_variables(variables, "momentum")
+            self._slot_attrs += ("_momentums",)
         self._average_gradients = []
         if self.centered:
             self._average_gradients = self.add_optimizer_variables(variables, "average_gradient")
+            self._slot_attrs += ("_average_gradients",)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
-        i = self._var_index(variable)
+    def _delta(self, gradient, slots, learning_rate, dt):
         rho = dt(self.rho)
-        vel = self._velocities[i]._value
+        vel = slots[0]
         vel *= rho
         vel += dt(1 - self.rho) * np.square(gradient)
         if self.centered:
-            avg = self._average_gradients[i]._value
+            avg = slots[-1]
             avg *= rho
             avg += dt(1 - self.rho) * gradient
             denom = vel - np.square(avg)
@@ -68,12 +68,11 @@ class RMSprop(Optimizer):
         inc = gradient * dt(learning_rate)
         inc /= denom
         if self.momentum > 0:
-            mom = self._momentums[i]._value
+            mom = slots[1]
             mom *= dt(self.momentum)
             mom += inc
-            w -= mom
-        else:
-            w -= inc
+            return mom, True
+        return inc, True
 
     def get_config(self):
         config = super().get_config()

@@ -42,24 +42,21 @@ class SGD(Optimizer):
         self.momentums = []
         if self.momentum != 0:
             self.momentums = self.add_optimizer_variables(variables, "momentum")
+            self._slot_attrs = ("momentums",)
 
-    def update_step(self, gradient, variable, learning_rate):
-        w = variable._value
-        dt = w.dtype.type
+    def _delta(self, g, slots, learning_rate, dt):
         lr = dt(learning_rate)
         if self.momentum == 0:
-            w -= gradient * lr
-            return
-        m = self.momentums[self._var_index(variable)]._value
+            return g * lr, True
+        m = slots[0]
         mom = dt(self.momentum)
-        step = gradient * -lr
+        step = g * -lr
         m *= mom
-        m += step
+        m += step                                   # m = momentum * m - lr * g
         if self.nesterov:
             step += m * mom
-            w += step
-        else:
-            w += m
+            return step, False
+        return m, False
 
     def get_config(self):
         config = super().get_config()

@@ -5,7 +5,12 @@
 'Ones'
 """
 
-from tapeflow.keras.saving.saving_api import load_model, save_model  # noqa: F401
+from tapeflow.keras.saving.saving_api import (  # noqa: F401
+    load_model,
+    load_weights,
+    save_model,
+    save_weights,
+)
 from tapeflow.keras.saving.serialization_lib import (  # noqa: F401
     CustomObjectScope,
     custom_object_scope,
@@ -17,6 +22,7 @@ from tapeflow.keras.saving.serialization_lib import (  # noqa: F401
     serialize_keras_object,
 )
 
-__all__ = ["load_model", "save_model", "register_keras_serializable", "serialize_keras_object",
+__all__ = ["load_model", "save_model", "load_weights", "save_weights",
+           "register_keras_serializable", "serialize_keras_object",
            "deserialize_keras_object", "get_registered_object", "get_registered_name",
            "custom_object_scope", "CustomObjectScope", "get_custom_objects"]

@@ -16,6 +16,8 @@ Every object writes its own variables as datasets ``0``, ``1``, ... in creation 
 'vars']
 """
 
+import warnings
+
 from tapeflow._backend import np
 from tapeflow.keras._objects import to_snake_case
 from tapeflow.keras.saving import safe_io
@@ -163,7 +165,7 @@ def _is_optimizer_built(opt):
     return bool(getattr(opt, "built", True)) or len(getattr(opt, "variables", ())) > 0
 
 
-def load_weights_from_h5(model, h5file, label, load_optimizer=True):
+def load_weights_from_h5(model, h5file, label, load_optimizer=True, skip_mismatch=False):
     """Loads every variable of ``model`` (and its optimizer) from an open h5py File.
 
     Each dataset's declared shape is checked against the variable before it is read. A missing
@@ -177,16 +179,52 @@ def load_weights_from_h5(model, h5file, label, load_optimizer=True):
     >>> save_weights_to_h5(m, f)
     >>> load_weights_from_h5(m, f, "memory")
     """
+    pending = []  # everything is read and checked first: a failed load changes nothing
+    try:
+        _walk(model, "", set(), _loader(model, h5file, label, load_optimizer, skip_mismatch,
+                                        pending))
+    except ValueError:
+        raise
+    except Exception as e:  # h5py raises KeyError/OSError/... on corrupt structures
+        raise ValueError(f"Cannot load '{label}': the weights file is corrupt "
+                         f"({type(e).__name__}: {e}).") from e
+    for obj, arrays, who in pending:
+        try:
+            obj.load_own_variables(arrays)
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ValueError(f"Cannot load {who}: {type(e).__name__}: {e}") from e
+
+
+def _loader(model, h5file, label, load_optimizer, skip_mismatch, pending):
     import h5py
 
-    if "optimizer" in model.__dict__ and load_optimizer:
-        opt = getattr(model, "optimizer", None)
-        if opt is not None and "optimizer" in h5file and not _is_optimizer_built(opt):
-            opt.build(model.trainable_variables)
+    opt = getattr(model, "optimizer", None) if "optimizer" in model.__dict__ else None
+    if opt is not None and load_optimizer and "optimizer/vars" in h5file:
+        saved = len(h5file["optimizer/vars"])
+        if saved > len(opt.variables) and hasattr(opt, "build"):
+            opt.build(model.trainable_variables)  # slots exist only once built
 
     def visit(obj, path):
-        if path == "optimizer" and (not load_optimizer or "optimizer" not in h5file):
-            return
+        try:
+            load_one(obj, path)
+        except ValueError as e:
+            if not skip_mismatch or "corrupt" in str(e):
+                raise
+            warnings.warn(f"Skipping loading weights of {type(obj).__name__} "
+                          f"'{getattr(obj, 'name', '?')}' (skip_mismatch=True): {e}")
+
+    def load_one(obj, path):
+        if path == "optimizer":
+            if not load_optimizer or "optimizer/vars" not in h5file:
+                return
+            saved, own = len(h5file["optimizer/vars"]), len(_own_arrays(obj))
+            if saved != own:
+                warnings.warn(f"Skipping variable loading for optimizer '{obj.name}' from "
+                              f"'{label}', because it has {own} variables whereas the saved "
+                              f"optimizer has {saved} variables.")
+                return
         expected = _own_arrays(obj)
         vars_path = _join(path, "vars")
         who = f"'{label}': {type(obj).__name__} '{getattr(obj, 'name', '?')}' (at '{vars_path}')"
@@ -211,11 +249,6 @@ def load_weights_from_h5(model, h5file, label, load_optimizer=True):
             arr = safe_io.read_dataset(group[str(key)], np.shape(value), where)
             arrays[key] = arr.astype(np.asarray(value).dtype, copy=False)
         if arrays:
-            try:
-                obj.load_own_variables(arrays)
-            except ValueError:
-                raise
-            except Exception as e:
-                raise ValueError(f"Cannot load {who}: {type(e).__name__}: {e}") from e
+            pending.append((obj, arrays, who))
 
-    _walk(model, "", set(), visit)
+    return visit

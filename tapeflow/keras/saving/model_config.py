@@ -361,6 +361,8 @@ def compile_from_config(model, config, custom_objects=None):
     if not isinstance(config, dict):
         raise ValueError(f"compile_config must be a dict, received {type(config).__name__}.")
 
+    table = sl._custom_table(custom_objects)
+
     def des(v):
         if isinstance(v, dict) and "class_name" in v:
             return sl.deserialize_keras_object(v, custom_objects=custom_objects)
@@ -368,6 +370,9 @@ def compile_from_config(model, config, custom_objects=None):
             return [des(a) for a in v]
         if isinstance(v, dict):
             return {k: des(a) for k, a in v.items()}
+        if isinstance(v, str) and table:  # a user loss/metric given by name
+            found = sl._custom_by_name(v, table)
+            return v if found is None else found
         return v
 
     kwargs = {}
@@ -376,7 +381,3 @@ def compile_from_config(model, config, custom_objects=None):
         if key in config:
             kwargs[key] = des(config[key])
     model.compile(**kwargs)
-    opt = getattr(model, "optimizer", None)
-    if opt is not None and getattr(model, "built", False) and hasattr(opt, "build") and \
-            not getattr(opt, "built", True):
-        opt.build(model.trainable_variables)

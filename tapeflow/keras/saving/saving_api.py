@@ -86,7 +86,7 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     ...
     ValueError: File format not supported: ...
     """
-    saving_lib.load_weights_only(model, filepath)
+    saving_lib.load_weights_only(model, filepath, skip_mismatch=skip_mismatch)
 
 
 def model_to_json(model, **kwargs):

@@ -128,9 +128,10 @@ def model_from_config(config, custom_objects=None, compile=True, safe_mode=True,
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ValueError(f"Cannot load '{label}': the config is not a serialized model (a dict "
                          "with 'class_name').")
-    sl.check_config_safety(config, custom_objects, safe_mode, label=label)
     config = dict(config)
-    compile_config = config.pop("compile_config", None)
+    compile_config = config.pop("compile_config", None) if compile else None
+    config.pop("compile_config", None)
+    sl.check_config_safety([config, compile_config], custom_objects, safe_mode, label=label)
     with sl.SafeModeScope(safe_mode), sl.CustomObjectScope(custom_objects or {}):
         try:
             model = sl.deserialize_keras_object(config, custom_objects=custom_objects,
@@ -198,7 +199,7 @@ def save_weights_only(model, filepath, overwrite=True):
     safe_io.atomic_write(filepath, lambda f: f.write(data))
 
 
-def load_weights_only(model, filepath):
+def load_weights_only(model, filepath, skip_mismatch=False):
     """Loads weights (and optimizer state if present) from ``.weights.h5`` or ``.keras``.
 
     >>> import os, tempfile
@@ -213,7 +214,7 @@ def load_weights_only(model, filepath):
             raise ValueError(f"File not found: filepath={filepath}.")
         members = safe_io.read_archive(filepath, [WEIGHTS])
         with safe_io.open_h5_bytes(members[WEIGHTS], f"{filepath}:{WEIGHTS}") as f:
-            h5_store.load_weights_from_h5(model, f, filepath)
+            h5_store.load_weights_from_h5(model, f, filepath, skip_mismatch=skip_mismatch)
         return
     if not filepath.endswith(".weights.h5"):
         raise ValueError("File format not supported: the filename must end in `.weights.h5` or "
@@ -223,4 +224,4 @@ def load_weights_only(model, filepath):
                          f"'{model.name}': the model is not built yet. Build it (call it on data "
                          "or give it an Input) before load_weights().")
     with safe_io.open_h5_path(filepath) as f:
-        h5_store.load_weights_from_h5(model, f, filepath)
+        h5_store.load_weights_from_h5(model, f, filepath, skip_mismatch=skip_mismatch)

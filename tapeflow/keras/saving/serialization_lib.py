@@ -328,7 +328,7 @@ def serialize_keras_object(obj):
            "registered_name": registered}
     if registered == "Functional" and _is_builtin(cls):
         out["build_config"] = {"input_shape": None}  # a functional model builds from its graph
-    elif hasattr(obj, "get_build_config"):
+    elif hasattr(obj, "get_build_config") and not _builds_at_init(obj):
         build = obj.get_build_config()
         if build is not None:
             out["build_config"] = serialize_dict(build)
@@ -338,6 +338,15 @@ def serialize_keras_object(obj):
         compile_config = model_config.get_compile_config(obj)
         out["compile_config"] = serialize_dict(compile_config) if compile_config else {}
     return out
+
+
+def _builds_at_init(obj):
+    # Keras marks layers without their own build() as built at construction, so their
+    # configs carry no build_config (Dropout, Flatten, Activation...). Models keep theirs.
+    from tapeflow.keras.layers import Layer
+
+    build = getattr(type(obj), "build", None)
+    return isinstance(obj, Layer) and not hasattr(obj, "compile") and build is Layer.build
 
 
 def _is_functional_model(obj):
@@ -466,6 +475,43 @@ def check_config_safety(config, custom_objects=None, safe_mode=None, label="conf
                             "built-in nor in custom_objects)")
 
 
+_CUSTOM_KEYS = ("activation", "initializer", "regularizer", "constraint", "function", "loss")
+
+
+def _custom_by_name(name, table):
+    if name in table:
+        return table[name]
+    matches = [v for k, v in table.items() if k.rsplit(">", 1)[-1] == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _substitute_custom(inner, custom_objects):
+    """Replaces names/dicts of user objects in a layer config by the objects themselves.
+
+    Built-in ``get`` helpers (activations, initializers, ...) only know built-ins; a config entry
+    such as ``"activation": "my_act"`` (or a serialized custom initializer) is resolved here
+    from custom_objects, the active scopes and the registry, as Keras does globally.
+    """
+    table = _custom_table(custom_objects)
+    if not table:
+        return inner
+    out = dict(inner)
+    for key, value in inner.items():
+        if not any(key.endswith(k) for k in _CUSTOM_KEYS):
+            continue
+        if isinstance(value, str):
+            found = _custom_by_name(value, table)
+            if found is not None:
+                out[key] = found
+        elif isinstance(value, dict) and isinstance(value.get("class_name"), str):
+            names = [value.get("registered_name"), value["class_name"]]
+            if value["class_name"] == "function":
+                names.append(value.get("config"))
+            if any(isinstance(n, str) and _custom_by_name(n, table) is not None for n in names):
+                out[key] = deserialize_keras_object(value, custom_objects)
+    return out
+
+
 def _func_load(value):
     import marshal
 
@@ -538,6 +584,7 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
         if not isinstance(inner, dict):
             raise ValueError(f"Cannot deserialize {class_name!r}: its 'config' must be a dict, "
                              f"received {type(inner).__name__}.")
+        inner = _substitute_custom(inner, custom_objects)
         if hasattr(obj, "from_config"):
             instance = obj.from_config(inner)
         else:

@@ -10,7 +10,8 @@ import random as _random
 
 from tapeflow._backend import np
 from tapeflow.keras.data_adapter import (  # noqa: F401
-    pack_x_y_sample_weight, unpack_x_y_sample_weight,
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
 )
 
 
@@ -67,11 +68,11 @@ def set_random_seed(seed):
                          f"(of type {type(seed)})")
     _random.seed(seed)
     np.random.seed(seed)
-    from tapeflow.keras import _rng   # noqa: PLC0415
+    from tapeflow.keras import _rng  # noqa: PLC0415
 
     _rng.set_seed(seed)
     try:
-        import tapeflow.random as _tfr   # noqa: PLC0415
+        import tapeflow.random as _tfr  # noqa: PLC0415
 
         _tfr.set_seed(seed)
     except (ImportError, AttributeError):
@@ -115,13 +116,13 @@ Sequence = PyDataset
 
 def __getattr__(name):
     if name == "timeseries_dataset_from_array":
-        from tapeflow.data.timeseries import timeseries_dataset_from_array   # noqa: PLC0415
+        from tapeflow.data.timeseries import timeseries_dataset_from_array  # noqa: PLC0415
 
         return timeseries_dataset_from_array
     if name in ("serialize_keras_object", "deserialize_keras_object", "get_custom_objects",
                 "custom_object_scope", "CustomObjectScope", "register_keras_serializable",
                 "get_registered_name", "get_registered_object"):
-        from tapeflow.keras import saving   # noqa: PLC0415
+        from tapeflow.keras import saving  # noqa: PLC0415
 
         return getattr(saving, name)
     raise AttributeError(f"module 'tapeflow.keras.utils' has no attribute {name!r}")
