@@ -4,7 +4,11 @@ The models, data and timing are ``_workloads_tapeflow.py``'s (synthetic seeded d
 epoch, then timed epochs); this script prints the median samples/s of each, for a quick look at
 the convolution, pooling and LSTM kernels without running the peers.
 
-    python benchmarks/bench_layers.py [--epochs 3] [W3 W6]
+    python benchmarks/bench_layers.py [--epochs 3] [--blas-threads N] [W3 W6]
+
+``--blas-threads`` sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before NumPy is imported: on a
+loaded 2-core machine OpenBLAS's spinning worker threads can slow these step-by-step kernels
+several times over (see the report in RESULTS.md).
 """
 
 import argparse
@@ -14,16 +18,20 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _workloads_common import WORKLOADS  # noqa: E402
-from _workloads_tapeflow import run_one  # noqa: E402
-
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workloads", nargs="*", default=["W3", "W6"])
     p.add_argument("--epochs", type=int, default=3, help="timed epochs after the warm-up")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--blas-threads", type=int, default=None)
     args = p.parse_args(argv)
+    if args.blas_threads is not None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.blas_threads)
+    from _workloads_common import WORKLOADS  # noqa: PLC0415 - after the thread setting
+    from _workloads_tapeflow import run_one  # noqa: PLC0415
+
     for wid in args.workloads:
         secs, extra = run_one(wid, args.epochs, args.seed)
         n = WORKLOADS[wid][2]

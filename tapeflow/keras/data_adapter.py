@@ -23,8 +23,6 @@ def unpack_x_y_sample_weight(data):
     >>> unpack_x_y_sample_weight((1, 2))
     (1, 2, None)
     """
-    if isinstance(data, list):
-        data = tuple(data) if len(data) in (2, 3) and _looks_like_xy(data) else data
     if not isinstance(data, tuple):
         return data, None, None
     if len(data) == 1:
@@ -35,10 +33,6 @@ def unpack_x_y_sample_weight(data):
         return data[0], data[1], data[2]
     raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or "
                      f"`(x, y, sample_weight)`, found: {data}")
-
-
-def _looks_like_xy(data):
-    return False
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
@@ -171,8 +165,6 @@ class EpochIterator:
                 raise ValueError("Unexpected value for `x`: None. Provide the data to use.")
             if class_weight is not None:
                 raise ValueError("`class_weight` is only supported for NumPy array inputs.")
-            if batch_size is not None and not _is_sequence(x):
-                pass
             self._init_stream(x)
 
     # ------------------------------------------------------------------ arrays
@@ -318,9 +310,6 @@ def _as_batch(batch):
     if isinstance(batch, tuple):
         return tuple(nest.map_structure(conv, b) if b is not None else None for b in batch)
     return (nest.map_structure(conv, batch),)
-
-
-_SHUFFLE = {}
 
 
 def _shuffle_rng():

@@ -63,7 +63,14 @@ def _true(y_true, like):
 
 
 def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
-    """Makes ranks equal when they differ by a trailing size-1 axis (Keras's rule)."""
+    """Makes ranks equal when they differ by a trailing size-1 axis (Keras's rule).
+
+    >>> import tapeflow as tf
+    >>> from tapeflow.keras.losses import squeeze_or_expand_to_same_rank
+    >>> a, b = squeeze_or_expand_to_same_rank(tf.zeros([4, 1]), tf.zeros([4, 3, 1]))
+    >>> a.shape, b.shape
+    (TensorShape([4, 1]), TensorShape([4, 3]))
+    """
     r1, r2 = x1.ndim, x2.ndim
     if r1 == r2 + 1 and x1.shape[-1] == 1:
         if r2 == 1 and expand_rank_1:
@@ -400,7 +407,12 @@ def _standardize_reduction(reduction):
 
 def reduce_weighted_values(values, sample_weight=None, mask=None,
                            reduction="sum_over_batch_size", dtype=None):
-    """Weights per-sample ``values`` (and a mask) and reduces them as Keras does."""
+    """Weights per-sample ``values`` (and a mask) and reduces them as Keras does.
+
+    >>> from tapeflow.keras.losses import reduce_weighted_values
+    >>> float(reduce_weighted_values([1.0, 3.0], sample_weight=[1.0, 0.0]))
+    0.5
+    """
     reduction = _standardize_reduction(reduction)
     values = values if type(values) is Tensor else convert_to_tensor(values)
     if dtype is not None and values.dtype != dtype:
@@ -427,14 +439,13 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
                              f"weight per-sample losses of shape {tuple(values.shape)}.") from None
     if reduction in (None, "none") or values.ndim == 0 or tuple(values.shape) == (0,):
         return values
-    loss = r.reduce_sum(values)
     if reduction == "sum":
-        return loss
+        return r.reduce_sum(values)
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
         divisor = float(sample_weight._value.sum())
-    else:
-        divisor = float(values._value.size)
-    return loss * (1.0 / divisor) if divisor else loss * 0.0
+        loss = r.reduce_sum(values)
+        return loss * (1.0 / divisor) if divisor else loss * 0.0
+    return r.reduce_mean(values)  # the sum over the number of values (not the weights' sum)
 
 
 class Loss:

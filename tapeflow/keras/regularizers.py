@@ -23,7 +23,12 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2
 
 
 def validate_float_arg(value, name):
-    """Checks a penalty factor: a finite non-negative number (returned as float)."""
+    """Checks a penalty factor: a finite non-negative number (returned as float).
+
+    >>> from tapeflow.keras.regularizers import validate_float_arg
+    >>> validate_float_arg(1, "l2")
+    1.0
+    """
     if (not isinstance(value, (float, int)) or isinstance(value, bool) or math.isinf(value)
             or math.isnan(value) or value < 0):
         raise ValueError(f"Invalid value for argument {name}: expected a non-negative float. "

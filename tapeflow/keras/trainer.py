@@ -150,7 +150,6 @@ class _CompileMetrics:
         n = len(preds)
         plain = self._spread(self._user, names, n)
         weighted = self._spread(self._user_weighted, names, n)
-        loss_fns = getattr(self._model, "_compile_loss", None)
         user_loss = self._model.loss
         self._per_output = []
         for i in range(n):
@@ -161,7 +160,6 @@ class _CompileMetrics:
                 for m, _ in ms:
                     m.name = f"{names[i]}_{m.name}"
             self._per_output.append(ms)
-        del loss_fns
         self._built = True
 
     @staticmethod
@@ -294,8 +292,9 @@ def _batch_size(x):
 
 
 def _pythonify(logs):
+    # Python floats, nested dicts (compile_metrics) flattened, keys sorted (as Keras 3 does).
     out = {}
-    for k, v in logs.items():
+    for k, v in sorted(logs.items()):
         if isinstance(v, dict):
             out.update(_pythonify(v))
         else:
@@ -725,10 +724,13 @@ def _should_validate(epoch, freq):
 
 
 def _flatten_in_order(logs, model):
-    if len(logs) == 1 and "loss" in logs:
-        return logs["loss"]
-    ordered = []
-    if "loss" in logs:
-        ordered.append(logs["loss"])
-    ordered.extend(v for k, v in logs.items() if k != "loss")
-    return ordered[0] if len(ordered) == 1 else ordered
+    # Keras's order: the metrics in `model.metrics` order, then any other log in key order.
+    names = []
+    for m in model.metrics:
+        if isinstance(m, _CompileMetrics):
+            names.extend(x.name for x in m.metrics)
+        else:
+            names.append(m.name)
+    results = [logs[n] for n in names if n in logs]
+    results += [logs[k] for k in sorted(logs) if k not in names]
+    return results[0] if len(results) == 1 else results

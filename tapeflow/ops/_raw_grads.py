@@ -109,15 +109,15 @@ def _kept(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def _expand(dy, x, axes, keepdims):
-    if not keepdims:
-        dy = dy.reshape(_kept(x.shape, axes))
-    return np.broadcast_to(dy, x.shape)
-
-
 @_raw("Sum")
 def _sum_raw(op, dy):
-    return (_expand(dy, _in(op, 0), op.attrs["axes"], op.attrs["keepdims"]),)
+    # broadcast dy back over the summed axes (a plain copy: np.broadcast_to costs more)
+    x = _in(op, 0)
+    if not op.attrs["keepdims"]:
+        dy = dy.reshape(_kept(x.shape, op.attrs["axes"]))
+    out = np.empty(x.shape, dtype=dy.dtype)
+    out[...] = dy
+    return (out,)
 
 
 @_raw("Mean")
@@ -127,8 +127,11 @@ def _mean_raw(op, dy):
     n = 1
     for ax in axes:
         n *= x.shape[ax]
-    g = _expand(dy, x, axes, op.attrs["keepdims"])
-    return (g / _scalar(float(max(n, 1)), g),)
+    if not op.attrs["keepdims"]:
+        dy = dy.reshape(_kept(x.shape, axes))
+    out = np.empty(x.shape, dtype=dy.dtype)
+    np.true_divide(dy, _scalar(float(max(n, 1)), dy), out=out)  # divides while broadcasting
+    return (out,)
 
 
 @_raw("Reshape")

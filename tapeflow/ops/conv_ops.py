@@ -221,10 +221,9 @@ def _max_pool_fwd(x, ksize, strides, pads):
     return y
 
 
-def _max_pool_bp(x, dy, ksize, strides, pads):
+def _max_pool_bp(x, y, dy, ksize, strides, pads):
     # the gradient of each window goes to its first maximum (row-major window order, as TF)
     xp = _pad_input(x, pads, -np.inf)
-    y = _max_pool_fwd(x, ksize, strides, pads)
     out_sp = y.shape[1:-1]
     dxp = np.zeros(xp.shape, dtype=dy.dtype)
     free = np.ones(y.shape, dtype=bool)
@@ -241,10 +240,9 @@ def _max_pool_bp(x, dy, ksize, strides, pads):
     return _crop(dxp, pads)
 
 
-def _max_pool_bpbp(x, ddx, ksize, strides, pads):
+def _max_pool_bpbp(x, y, ddx, ksize, strides, pads):
     xp = _pad_input(x, pads, -np.inf)
     ddxp = _pad_input(ddx, pads, 0.0)
-    y = _max_pool_fwd(x, ksize, strides, pads)
     out = np.zeros(y.shape, dtype=ddx.dtype)
     free = np.ones(y.shape, dtype=bool)
     for sl in _offset_slices(ksize, strides, y.shape[1:-1]):
@@ -261,27 +259,29 @@ def _max_pool(x, ksize, strides, pads):
 
 @_max_pool.defgrad
 def _max_pool_grad(op, dy):
-    return (_max_pool_backprop(op.inputs[0], dy, **op.attrs),)
+    return (_max_pool_backprop(op.inputs[0], op.outputs[0], dy, **op.attrs),)
 
 
 @op("MaxPoolGrad")
-def _max_pool_backprop(x, dy, ksize, strides, pads):
-    return _max_pool_bp(x, dy, ksize, strides, pads)
+def _max_pool_backprop(x, y, dy, ksize, strides, pads):
+    return _max_pool_bp(x, y, dy, ksize, strides, pads)
 
 
 @_max_pool_backprop.defgrad
 def _max_pool_backprop_grad(op, ddx):
-    return (None, _max_pool_backprop_backprop(op.inputs[0], ddx, **op.attrs))
+    x, y, _ = op.inputs
+    return (None, None, _max_pool_backprop_backprop(x, y, ddx, **op.attrs))
 
 
 @op("MaxPoolGradGrad")
-def _max_pool_backprop_backprop(x, ddx, ksize, strides, pads):
-    return _max_pool_bpbp(x, ddx, ksize, strides, pads)
+def _max_pool_backprop_backprop(x, y, ddx, ksize, strides, pads):
+    return _max_pool_bpbp(x, y, ddx, ksize, strides, pads)
 
 
 @_max_pool_backprop_backprop.defgrad
 def _max_pool_backprop_backprop_grad(op, g):
-    return (None, _max_pool_backprop(op.inputs[0], g, **op.attrs))
+    x, y, _ = op.inputs
+    return (None, None, _max_pool_backprop(x, y, g, **op.attrs))
 
 
 def _avg_counts(spatial, ksize, strides, pads, dtype):

@@ -58,7 +58,8 @@ def m_reshape(x, shape):
 
 @op("Sum")
 def _sum(x, axes, keepdims):
-    return np.sum(x, axis=axes, keepdims=keepdims)
+    # np.add.reduce is what np.sum runs, without its Python-level dispatch (issue 7)
+    return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
 
 @_sum.defgrad
@@ -68,7 +69,19 @@ def _sum_grad(op, dy):
 
 @op("Mean")
 def _mean(x, axes, keepdims):
-    return np.mean(x, axis=axes, keepdims=keepdims)
+    n = 1
+    for ax in axes:
+        n *= x.shape[ax]
+    if n == 0 or x.dtype not in _F32_F64:
+        return np.mean(x, axis=axes, keepdims=keepdims)
+    # np.mean's own steps (sum, then divide by the count in place) without its dispatch cost
+    s = np.add.reduce(x, axis=axes, keepdims=keepdims)
+    if type(s) is np.ndarray:
+        return np.true_divide(s, np.intp(n), out=s, casting="unsafe")
+    return s.dtype.type(s / np.intp(n))
+
+
+_F32_F64 = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @_mean.defgrad

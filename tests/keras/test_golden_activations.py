@@ -83,3 +83,19 @@ def test_get_serialize_deserialize():
         acts.get("rellu")
     with pytest.raises(ValueError, match="negative_slope"):
         acts.relu([1.0], negative_slope=-1.0)
+
+
+def test_dense_step_activation_trains_with_warning():
+    from tapeflow import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="step")])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.get_config()["layers"][1]["config"]["activation"] == "step"
+    x = np.array([[1.0, -1.0], [0.5, 2.0]], np.float32)
+    out = model.predict(x, verbose=0)
+    assert set(np.unique(out)) <= {0.0, 1.0}
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.warns(UserWarning, match="no gradient flows"):
+        model.fit(x, np.ones((2, 3), np.float32), epochs=1, verbose=0)
+    for b, a in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)      # zero gradient: SGD changes nothing

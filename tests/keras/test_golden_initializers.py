@@ -93,3 +93,16 @@ def test_identity_orthogonal_constant_values():
     assert c.dtype == tf.float64 and c.numpy().tolist() == [3.0, 3.0]
     fan_in, fan_out = keras.initializers.compute_fans((3, 3, 8, 16))
     assert (fan_in, fan_out) == (72, 144)
+
+
+def test_tf_random_set_seed_also_seeds_initializers():
+    tf.random.set_seed(7)
+    a = keras.initializers.GlorotUniform()((4, 4)).numpy()
+    tf.random.set_seed(7)
+    b = keras.initializers.GlorotUniform()((4, 4)).numpy()
+    keras.utils.set_random_seed(7)
+    c = keras.initializers.GlorotUniform()((4, 4)).numpy()
+    keras.utils.set_random_seed(7)
+    d = keras.initializers.GlorotUniform()((4, 4)).numpy()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(c, d)

@@ -152,3 +152,58 @@ def test_accuracy_variants_shapes():
     r = M.RootMeanSquaredError()
     r.update_state([[0.0], [0.0]], [[3.0], [4.0]])
     assert float(r.result()) == pytest.approx(np.sqrt(12.5))
+
+
+YT = np.array([[1, 1, 1], [1, 0, 0], [1, 1, 0]], np.int32)
+YP = np.array([[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]], np.float32)
+
+
+def test_f_scores_match_keras_documented_values():
+    # values printed in Keras 3's FBetaScore / F1Score docstrings
+    m = M.FBetaScore(beta=2.0, threshold=0.5)
+    m.update_state(YT, YP)
+    np.testing.assert_allclose(m.result().numpy(), [0.3846154, 0.90909094, 0.8333334], rtol=1e-5)
+    f1 = M.get("f1_score")
+    f1.threshold = 0.5
+    f1.update_state(YT, YP)
+    np.testing.assert_allclose(f1.result().numpy(), [0.5, 0.8, 0.6666667], rtol=1e-5)
+    per_class = f1.result().numpy()
+    macro = M.F1Score(average="macro", threshold=0.5)
+    macro.update_state(YT, YP)
+    assert float(macro.result()) == pytest.approx(per_class.mean(), rel=1e-5)
+    weighted = M.F1Score(average="weighted", threshold=0.5)
+    weighted.update_state(YT, YP)
+    support = YT.sum(0)
+    assert float(weighted.result()) == pytest.approx((per_class * support).sum() / support.sum(),
+                                                     rel=1e-5)
+    micro = M.F1Score(average="micro", threshold=0.5)
+    micro.update_state(YT, YP)
+    tp = ((YP > 0.5) & (YT == 1)).sum()
+    fp = ((YP > 0.5) & (YT == 0)).sum()
+    fn = ((YP <= 0.5) & (YT == 1)).sum()
+    assert float(micro.result()) == pytest.approx(2 * tp / (2 * tp + fp + fn), rel=1e-5)
+    with pytest.raises(ValueError, match="average"):
+        M.F1Score(average="mean")
+    with pytest.raises(ValueError, match="beta"):
+        M.FBetaScore(beta=1)
+    assert M.deserialize(M.serialize(macro)).get_config() == macro.get_config()
+
+
+def test_r2_score():
+    # Keras 3's R2Score docstring: 0.57142854
+    m = M.R2Score()
+    m.update_state(np.array([[1.0], [4.0], [3.0]]), np.array([[2.0], [4.0], [4.0]]))
+    assert float(m.result()) == pytest.approx(0.57142854, rel=1e-6)
+    yt = RNG.normal(size=(20, 2))
+    yp = yt + 0.3 * RNG.normal(size=(20, 2))
+    m = M.R2Score(class_aggregation=None)
+    m.update_state(yt[:10], yp[:10])
+    m.update_state(yt[10:], yp[10:])
+    want = 1 - ((yt - yp) ** 2).sum(0) / ((yt - yt.mean(0)) ** 2).sum(0)
+    np.testing.assert_allclose(m.result().numpy(), want, rtol=1e-4)
+    adj = M.R2Score(num_regressors=3)
+    adj.update_state(yt[:, :1], yp[:, :1])
+    r2 = want[0]
+    assert float(adj.result()) == pytest.approx(1 - (1 - r2) * 19 / 16, rel=1e-4)
+    with pytest.raises(ValueError, match="class_aggregation"):
+        M.R2Score(class_aggregation="median")

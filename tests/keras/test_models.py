@@ -170,3 +170,18 @@ def test_model_call_under_a_tape_gives_gradients_for_every_weight():
         loss = tf.reduce_sum(model(np.ones((2, 3))))
     grads = tape.gradient(loss, model.trainable_variables)
     assert all(g is not None for g in grads) and len(grads) == 4
+
+
+def test_python_operators_on_keras_tensors_become_graph_nodes():
+    x, a = keras.Input((3,)), keras.Input((3,))
+    y = (x * 2.0 + 1.0 - a) / 2
+    z = -(y[:, :2] ** 2)
+    model = keras.Model([x, a], [y, z])
+    assert y.shape == (None, 3) and z.shape == (None, 2)
+    xv = np.arange(6, dtype="float32").reshape(2, 3)
+    av = np.ones((2, 3), "float32")
+    out_y, out_z = model([xv, av])
+    np.testing.assert_allclose(out_y.numpy(), (xv * 2 + 1 - av) / 2)
+    np.testing.assert_allclose(out_z.numpy(), -(((xv * 2 + 1 - av) / 2)[:, :2] ** 2))
+    with pytest.raises(TypeError, match="cannot be used as a Python bool"):
+        bool(x)

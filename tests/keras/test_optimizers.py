@@ -253,7 +253,7 @@ def test_fused_path_equals_per_variable_path(cls, kwargs):
     fused, plain = cls(learning_rate=0.05, **kwargs), cls(learning_rate=0.05, **kwargs)
     plain._flat = False                      # force the one-variable-at-a-time path
     va, vb = _vars(), _vars()
-    for s in range(4):
+    for _ in range(4):
         grads = [tf.constant(RNG_G.normal(size=v.shape).astype(np.float32)) for v in va]
         fused.apply_gradients(zip(grads, va))
         plain.apply_gradients(zip(grads, vb))

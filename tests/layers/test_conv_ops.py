@@ -193,3 +193,29 @@ def test_errors():
         tf.nn.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 4], dtype=tf.float64), 1, "SAME")
     with pytest.raises(tf.errors.InvalidArgumentError, match="output_shape"):
         tf.nn.conv2d_transpose(tf.ones([1, 2, 2, 1]), tf.ones([3, 3, 1, 1]), [1, 9, 9, 1], 2)
+
+
+@pytest.mark.parametrize("fn", [tf.nn.max_pool2d, tf.nn.avg_pool2d])
+def test_second_order_pool(fn):
+    xv = _r(1, 5, 5, 2)
+    cot = _r(1, 5, 5, 2)
+
+    def inner_grad(x):
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = tf.reduce_sum(fn(x, 3, 2, "SAME") ** 2)
+        return t.gradient(y, x)
+
+    x = tf.constant(xv)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        s = tf.reduce_sum(inner_grad(x) * cot)
+    got = outer.gradient(s, x).numpy()
+    num = np.zeros_like(xv)
+    for j in range(xv.size):
+        e = np.zeros_like(xv)
+        e.reshape(-1)[j] = 1e-6
+        up = np.sum(inner_grad(tf.constant(xv + e)).numpy() * cot)
+        dn = np.sum(inner_grad(tf.constant(xv - e)).numpy() * cot)
+        num.reshape(-1)[j] = (up - dn) / 2e-6
+    np.testing.assert_allclose(got, num, rtol=1e-5, atol=1e-6)

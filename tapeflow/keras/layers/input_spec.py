@@ -54,6 +54,9 @@ class InputSpec:
 
 
 def _shape_of(x):
+    value = getattr(x, "_value", None)
+    if value is not None and hasattr(value, "shape"):   # a Tensor: skip building a TensorShape
+        return tuple(value.shape)
     shape = x.shape
     if hasattr(shape, "as_list"):
         return tuple(shape.as_list())
@@ -76,6 +79,9 @@ def assert_input_compatibility(input_spec, inputs, layer_name):
 input shape to have value 4, but received input with shape (2, 5)
     """
     if not input_spec:
+        return
+    if isinstance(input_spec, InputSpec) and hasattr(inputs, "shape"):   # the common case
+        _check_one(input_spec, inputs, 0, layer_name)
         return
     specs = nest.flatten(input_spec)
     flat = nest.flatten(inputs)

@@ -25,6 +25,7 @@ __all__ = ["Layer", "KerasVariable"]
 _CALL_STACK = []        # training value of every layer call in progress (inherited by inner calls)
 _SYMBOLIC = [0]         # > 0 while output shapes are being inferred: add_loss is ignored there
 _LOSS_HOLDERS = []      # layers whose _losses are non-empty: cleared when an outer call starts
+_N_REGULARIZED = [0]    # variables ever given a regularizer (0: `losses` skips the scan)
 _SIGNATURES = {}        # class -> (call takes training, call takes mask, call param names)
 
 
@@ -55,6 +56,16 @@ class KerasVariable(Variable):
     def value(self):
         """The current value as a Tensor (reads are recorded on active tapes)."""
         return self._read()
+
+    @property
+    def regularizer(self):
+        return self.__dict__.get("_regularizer")
+
+    @regularizer.setter
+    def regularizer(self, value):
+        if value is not None and self.__dict__.get("_regularizer") is None:
+            _N_REGULARIZED[0] += 1
+        self.__dict__["_regularizer"] = value
 
     @property
     def constraint(self):
@@ -365,8 +376,11 @@ class Layer:
         """Losses added by ``add_loss`` during the last call (this layer and sub-layers), then
         the weight regularization penalties."""
         out = []
-        for layer in self._flatten_layers():
-            out.extend(layer._losses)
+        if _LOSS_HOLDERS:   # else no layer holds add_loss values
+            for layer in self._flatten_layers():
+                out.extend(layer._losses)
+        if not _N_REGULARIZED[0]:
+            return out
         for w in self.trainable_weights:
             reg = getattr(w, "regularizer", None)
             if reg is not None:
@@ -555,8 +569,8 @@ class Layer:
         first = args[0]
         target = self._dtype_policy.compute_dtype if self.autocast else None
         if type(first) is Tensor:
-            if target is not None and first._value.dtype.kind == "f" and \
-                    first._value.dtype.name != target:
+            dt = first._value.dtype
+            if target is not None and dt.kind == "f" and dt != _np_dtype(target):
                 first = _cast(first, target)
         elif isinstance(first, (list, tuple, dict)):
             first = nest.map_structure(lambda x: _to_input(x, target), first)
@@ -837,6 +851,16 @@ def _cast(t, dtype):
     from tapeflow.ops.math_ops import cast  # noqa: PLC0415 - keras sits above the ops
 
     return cast(t, dtype)
+
+
+_NP_DTYPES = {}
+
+
+def _np_dtype(name):
+    dt = _NP_DTYPES.get(name)
+    if dt is None:
+        dt = _NP_DTYPES[name] = np.dtype(name)
+    return dt
 
 
 def _to_input(x, target):

@@ -43,6 +43,62 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor cannot be used as a Python bool.")
 
+    def _op(self, op, other=None, reverse=False):
+        from tapeflow.keras.layers.tensor_ops import apply_operator
+
+        return apply_operator(op, self, other, reverse)
+
+    def __add__(self, other):
+        return self._op("add", other)
+
+    def __radd__(self, other):
+        return self._op("add", other, reverse=True)
+
+    def __sub__(self, other):
+        return self._op("subtract", other)
+
+    def __rsub__(self, other):
+        return self._op("subtract", other, reverse=True)
+
+    def __mul__(self, other):
+        return self._op("multiply", other)
+
+    def __rmul__(self, other):
+        return self._op("multiply", other, reverse=True)
+
+    def __truediv__(self, other):
+        return self._op("divide", other)
+
+    def __rtruediv__(self, other):
+        return self._op("divide", other, reverse=True)
+
+    def __floordiv__(self, other):
+        return self._op("floor_divide", other)
+
+    def __mod__(self, other):
+        return self._op("mod", other)
+
+    def __pow__(self, other):
+        return self._op("power", other)
+
+    def __rpow__(self, other):
+        return self._op("power", other, reverse=True)
+
+    def __matmul__(self, other):
+        return self._op("matmul", other)
+
+    def __rmatmul__(self, other):
+        return self._op("matmul", other, reverse=True)
+
+    def __neg__(self):
+        return self._op("negative")
+
+    def __abs__(self):
+        return self._op("absolute")
+
+    def __getitem__(self, key):
+        return self._op("getitem", key)
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"A symbolic KerasTensor {self!r} cannot be converted to a NumPy array: "
                         f"it has no value. Call the model on real data instead.")
@@ -60,8 +116,11 @@ def is_keras_tensor(x):
 
 def any_symbolic(args, kwargs):
     """True if a KerasTensor appears anywhere in ``args`` / ``kwargs``."""
-    for x in nest.flatten([list(args), {k: v for k, v in kwargs.items()}]):
+    for x in (*args, *kwargs.values()):
         if isinstance(x, KerasTensor):
+            return True
+        if isinstance(x, (list, tuple, dict)) and any(
+                isinstance(v, KerasTensor) for v in nest.flatten(x)):
             return True
     return False
 

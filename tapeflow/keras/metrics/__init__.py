@@ -51,6 +51,7 @@ from tapeflow.keras.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from tapeflow.keras.metrics.f_score import F1Score, FBetaScore
 from tapeflow.keras.metrics.metric import Metric
 from tapeflow.keras.metrics.probabilistic import (
     BinaryCrossentropy,
@@ -70,6 +71,7 @@ from tapeflow.keras.metrics.regression import (
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
     cosine_similarity,
 )
@@ -82,7 +84,8 @@ __all__ = [
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence", "Poisson",
     "Hinge", "SquaredHinge", "CategoricalHinge", "MeanSquaredError", "MeanAbsoluteError",
     "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "RootMeanSquaredError",
-    "CosineSimilarity", "LogCoshError", "accuracy", "binary_accuracy", "categorical_accuracy",
+    "CosineSimilarity", "LogCoshError", "F1Score", "FBetaScore", "R2Score", "accuracy",
+    "binary_accuracy", "categorical_accuracy",
     "sparse_categorical_accuracy", "top_k_categorical_accuracy",
     "sparse_top_k_categorical_accuracy", "cosine_similarity", "get", "serialize", "deserialize",
 ]
@@ -93,7 +96,7 @@ _CLASSES = [Metric, Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, Cate
             BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
             KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, MeanSquaredError,
             MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
-            RootMeanSquaredError, CosineSimilarity, LogCoshError]
+            RootMeanSquaredError, CosineSimilarity, LogCoshError, F1Score, FBetaScore, R2Score]
 ALL_OBJECTS_DICT = {c.__name__: c for c in _CLASSES}
 ALL_OBJECTS_DICT.update({to_snake_case(c.__name__): c for c in _CLASSES})
 ALL_OBJECTS_DICT.update({

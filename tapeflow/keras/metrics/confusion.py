@@ -43,7 +43,12 @@ def _filter_top_k(x, k):
 
 def confusion_counts(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class_id=None,
                      evenly=False, multi_label=False, label_weights=None):
-    """(tp, fp, tn, fn) per threshold (and per label when ``multi_label``), as NumPy arrays."""
+    """(tp, fp, tn, fn) per threshold (and per label when ``multi_label``), as NumPy arrays.
+
+    >>> from tapeflow.keras.metrics.confusion import confusion_counts
+    >>> [c.tolist() for c in confusion_counts([0, 1, 1], [0.2, 0.7, 0.4], [0.5])]
+    [[1.0], [0.0], [1.0], [1.0]]
+    """
     p = to_array(y_pred).astype(np.float32)
     t = to_array(y_true).astype(np.float32)
     p, t = squeeze_or_expand(p, t)

@@ -13,7 +13,12 @@ __all__ = ["Metric"]
 
 
 def to_array(x, dtype=None):
-    """The raw NumPy array of a Tensor/Variable/array-like (cast to ``dtype`` if given)."""
+    """The raw NumPy array of a Tensor/Variable/array-like (cast to ``dtype`` if given).
+
+    >>> from tapeflow.keras.metrics.metric import to_array
+    >>> to_array([1.0, 2.0]).dtype
+    dtype('float32')
+    """
     if isinstance(x, _TensorLike):
         a = x._value
     elif isinstance(x, np.ndarray):
@@ -26,7 +31,14 @@ def to_array(x, dtype=None):
 
 
 def detach(x):
-    """A fresh, unwatched Tensor with the value of ``x`` (keeps a softmax/sigmoid's logits)."""
+    """A fresh, unwatched Tensor with the value of ``x`` (keeps a softmax/sigmoid's logits).
+
+    >>> import tapeflow as tf
+    >>> from tapeflow.keras.metrics.metric import detach
+    >>> x = tf.constant([1.0])
+    >>> detach(x) is x, detach(x).numpy()
+    (False, array([1.], dtype=float32))
+    """
     if isinstance(x, _TensorLike):
         t = Tensor(x._value)
         logits = getattr(x, "_keras_logits", None)
@@ -40,7 +52,13 @@ def detach(x):
 
 
 def squeeze_or_expand(x1, x2):
-    """Keras's squeeze_or_expand_to_same_rank on NumPy arrays."""
+    """Keras's squeeze_or_expand_to_same_rank on NumPy arrays.
+
+    >>> import numpy as np
+    >>> from tapeflow.keras.metrics.metric import squeeze_or_expand
+    >>> [a.shape for a in squeeze_or_expand(np.zeros((4, 1)), np.zeros(4))]
+    [(4, 1), (4, 1)]
+    """
     r1, r2 = x1.ndim, x2.ndim
     if r1 == r2 + 1 and x1.shape[-1] == 1:
         if r2 == 1:

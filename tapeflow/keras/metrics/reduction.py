@@ -7,7 +7,13 @@ __all__ = ["Sum", "Mean", "MeanMetricWrapper"]
 
 
 def reduce_to_samplewise(values, sample_weight, reduce_fn, dtype, mask=None):
-    """Keras's reduce_to_samplewise_values on NumPy arrays: weighted per-sample values."""
+    """Keras's reduce_to_samplewise_values on NumPy arrays: weighted per-sample values.
+
+    >>> import numpy as np
+    >>> from tapeflow.keras.metrics.reduction import reduce_to_samplewise
+    >>> reduce_to_samplewise(np.ones((2, 3)), np.array([1.0, 0.0]), np.mean, "float32")[0]
+    array([1., 0.], dtype=float32)
+    """
     values = np.asarray(values, dtype=dtype)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=dtype)

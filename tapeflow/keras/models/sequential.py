@@ -92,11 +92,9 @@ class Sequential(Model):
         return last
 
     def _rebuild(self):
-        self.__dict__["_outputs_kt"] = None
-        if self._input_layer is None or not self.layers:
-            self.built = bool(self._input_layer is None and False)
-            if self._input_layer is not None:
-                self.__dict__["_outputs_kt"] = self._input_layer.output
+        if self._input_layer is None:
+            self.__dict__["_outputs_kt"] = None
+            self.built = False
             return
         self.__dict__["_outputs_kt"] = self._input_layer.output
         for layer in self.layers:

@@ -48,8 +48,21 @@ def _optimizer_cls():
     return Optimizer
 
 
+def _metric_cls():
+    try:
+        from tapeflow.keras.metrics import Metric
+    except ImportError:  # metrics not available: nothing of theirs to save
+        return ()
+    return Metric
+
+
 def _is_trackable(obj):
-    return isinstance(obj, (_layer_cls(), _optimizer_cls()))
+    return isinstance(obj, (_layer_cls(), _optimizer_cls(), _metric_cls()))
+
+
+def _is_attr_saveable(obj):
+    # Keras saves layers and metrics held in attributes (a subclassed model's own metrics).
+    return isinstance(obj, (_layer_cls(), _metric_cls()))
 
 
 def _is_sequential(obj):
@@ -75,11 +88,11 @@ def _children(obj):
             value = getattr(obj, attr)
         except Exception:  # a property that cannot be computed holds no state
             continue
-        if isinstance(value, _layer_cls()) or (attr == "optimizer" and _is_trackable(value)):
+        if _is_attr_saveable(value) or (attr == "optimizer" and _is_trackable(value)):
             yield attr, value
         elif isinstance(value, (list, tuple, dict)):
             items = list(value.values()) if isinstance(value, dict) else list(value)
-            if any(isinstance(v, _layer_cls()) for v in items):
+            if any(_is_attr_saveable(v) for v in items):
                 yield attr, items
 
 
@@ -115,7 +128,18 @@ def _own_arrays(obj):
     store = {}
     if hasattr(obj, "save_own_variables"):
         obj.save_own_variables(store)
+    elif isinstance(obj, _metric_cls()):
+        for i, v in enumerate(obj.variables):
+            store[str(i)] = v.numpy()
     return store
+
+
+def _assign_own(obj, arrays):
+    if hasattr(obj, "load_own_variables"):
+        obj.load_own_variables(arrays)
+    else:
+        for i, v in enumerate(obj.variables):
+            v.assign(arrays[str(i)])
 
 
 def weight_paths(model, include_optimizer=True):
@@ -165,6 +189,29 @@ def _is_optimizer_built(opt):
     return bool(getattr(opt, "built", True)) or len(getattr(opt, "variables", ())) > 0
 
 
+def _hard_get(root, path, label):
+    """``root[path]`` following only hard links (None if absent).
+
+    External and soft links could make HDF5 open other files on this machine; weights files
+    never need them, so they are refused.
+    """
+    import h5py
+
+    node = root
+    for part in path.split("/"):
+        if not isinstance(node, h5py.Group):
+            return None
+        link = node.get(part, getlink=True)
+        if link is None:
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise ValueError(f"Refusing to load '{label}': '{path}' is an HDF5 "
+                             f"{type(link).__name__} (links to other files or paths are not "
+                             "allowed in weights files).")
+        node = node[part]
+    return node
+
+
 def load_weights_from_h5(model, h5file, label, load_optimizer=True, skip_mismatch=False):
     """Loads every variable of ``model`` (and its optimizer) from an open h5py File.
 
@@ -190,7 +237,7 @@ def load_weights_from_h5(model, h5file, label, load_optimizer=True, skip_mismatc
                          f"({type(e).__name__}: {e}).") from e
     for obj, arrays, who in pending:
         try:
-            obj.load_own_variables(arrays)
+            _assign_own(obj, arrays)
         except ValueError:
             raise
         except Exception as e:
@@ -201,8 +248,9 @@ def _loader(model, h5file, label, load_optimizer, skip_mismatch, pending):
     import h5py
 
     opt = getattr(model, "optimizer", None) if "optimizer" in model.__dict__ else None
-    if opt is not None and load_optimizer and "optimizer/vars" in h5file:
-        saved = len(h5file["optimizer/vars"])
+    opt_group = _hard_get(h5file, "optimizer/vars", label)
+    if opt is not None and load_optimizer and opt_group is not None:
+        saved = len(opt_group)
         if saved > len(opt.variables) and hasattr(opt, "build"):
             opt.build(model.trainable_variables)  # slots exist only once built
 
@@ -217,9 +265,9 @@ def _loader(model, h5file, label, load_optimizer, skip_mismatch, pending):
 
     def load_one(obj, path):
         if path == "optimizer":
-            if not load_optimizer or "optimizer/vars" not in h5file:
+            if not load_optimizer or opt_group is None:
                 return
-            saved, own = len(h5file["optimizer/vars"]), len(_own_arrays(obj))
+            saved, own = len(opt_group), len(_own_arrays(obj))
             if saved != own:
                 warnings.warn(f"Skipping variable loading for optimizer '{obj.name}' from "
                               f"'{label}', because it has {own} variables whereas the saved "
@@ -229,7 +277,7 @@ def _loader(model, h5file, label, load_optimizer, skip_mismatch, pending):
         vars_path = _join(path, "vars")
         who = f"'{label}': {type(obj).__name__} '{getattr(obj, 'name', '?')}' (at '{vars_path}')"
         try:
-            group = h5file.get(vars_path) if vars_path in h5file else None
+            group = _hard_get(h5file, vars_path, label)
         except Exception as e:
             raise ValueError(f"Cannot load {who}: unreadable group ({e}).") from e
         if group is None:
@@ -246,7 +294,7 @@ def _loader(model, h5file, label, load_optimizer, skip_mismatch, pending):
         arrays = {}
         for key, value in _sorted(expected):
             where = f"Cannot load {who}, variable {key}"
-            arr = safe_io.read_dataset(group[str(key)], np.shape(value), where)
+            arr = safe_io.read_dataset(_hard_get(group, str(key), label), np.shape(value), where)
             arrays[key] = arr.astype(np.asarray(value).dtype, copy=False)
         if arrays:
             pending.append((obj, arrays, who))

@@ -51,6 +51,7 @@ def atomic_write(filepath, write_fn):
     """
     filepath = os.fspath(filepath)
     folder = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp",
                                dir=folder)
     try:
@@ -251,6 +252,9 @@ def read_dataset(ds, expected_shape, where):
         shape, dtype = tuple(ds.shape or ()), ds.dtype
     except Exception as e:
         raise ValueError(f"{where}: unreadable dataset ({type(e).__name__}: {e}).") from e
+    if ds.external or ds.is_virtual:
+        raise ValueError(f"{where}: the dataset stores its data in other files (external or "
+                         "virtual storage), which weights files never need; refused.")
     if dtype.kind not in "biuf":
         raise ValueError(f"{where}: dataset has dtype {dtype}, expected a numeric dtype.")
     if expected_shape is not None and tuple(expected_shape) != shape:

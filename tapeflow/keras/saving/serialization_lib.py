@@ -16,13 +16,10 @@ mode, and Python code (lambdas) is never loaded in safe mode.
 """
 
 import base64
-import contextlib
 import importlib
 import inspect
 import threading
 import types
-
-from tapeflow.keras.saving import safe_io
 
 __all__ = [
     "register_keras_serializable", "get_registered_name", "get_registered_object",
@@ -58,8 +55,7 @@ _ALL_NAMESPACES = ("tapeflow.keras.layers", "tapeflow.keras.models", "tapeflow.k
 # Special Keras class names that are plain data, never code.
 _DATA_CLASSES = {"__keras_tensor__", "__tuple__", "__numpy__", "__tensor__", "__bytes__",
                  "__typespec__", "__ellipsis__", "__slice__"}
-_OPT_IN = ("Pass `safe_mode=False` to the loading function (or call "
-           "`keras.config.enable_unsafe_deserialization()`) only if you trust the source of "
+_OPT_IN = ("Pass `safe_mode=False` to the loading function only if you trust the source of "
            "this file; to load your own classes or functions, pass them in `custom_objects` or "
            "register them with `keras.saving.register_keras_serializable()`.")
 
@@ -584,6 +580,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
         if not isinstance(inner, dict):
             raise ValueError(f"Cannot deserialize {class_name!r}: its 'config' must be a dict, "
                              f"received {type(inner).__name__}.")
+        if safe_mode:  # nested entries reach constructors that may load code: check first
+            check_config_safety(inner, custom_objects, True, label=f"{class_name!r} config")
         inner = _substitute_custom(inner, custom_objects)
         if hasattr(obj, "from_config"):
             instance = obj.from_config(inner)
@@ -594,13 +592,3 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
                 not getattr(instance, "built", False):
             instance.build_from_config(build_config)
         return instance
-
-
-def _loads(text, label="config"):
-    return safe_io.loads_json(text, label)
-
-
-@contextlib.contextmanager
-def _loading_scope(custom_objects, safe_mode):
-    with SafeModeScope(safe_mode), CustomObjectScope(custom_objects or {}):
-        yield

@@ -328,3 +328,70 @@ def test_custom_loss_function_round_trip(tmp_path):
     x = np.ones((4, 3), "float32")
     loaded.fit(x, np.ones((4, 1), "float32"), epochs=1, verbose=0)
     assert keras.models.load_model(path, compile=False).optimizer is None
+
+
+def test_wrappers_cells_and_lambda_layout_and_round_trip(tmp_path):
+    from tapeflow.keras.saving import h5_store
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((5, 4)),
+        keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True)),
+        keras.layers.TimeDistributed(keras.layers.Dense(2)),
+        keras.layers.RNN(keras.layers.GRUCell(3)),
+        keras.layers.Lambda(lambda t: t * 2.0)])
+    paths = h5_store.weight_paths(model)
+    # Keras 3 keeps wrapped layers and cells under their attribute names
+    assert paths["layers/bidirectional/forward_layer/cell/vars"] == [(4, 12), (3, 12), (12,)]
+    assert paths["layers/bidirectional/backward_layer/cell/vars"] == [(4, 12), (3, 12), (12,)]
+    assert paths["layers/time_distributed/layer/vars"] == [(6, 2), (2,)]
+    assert paths["layers/rnn/cell/vars"] == [(2, 9), (3, 9), (2, 9)]
+    assert paths["layers/lambda/vars"] == []
+    path = str(tmp_path / "w.keras")
+    model.save(path)
+    with pytest.raises(ValueError, match="lambda.*bytecode.*safe_mode=False"):
+        keras.models.load_model(path)
+    loaded = keras.models.load_model(path, safe_mode=False)  # the user trusts this file
+    x = np.random.default_rng(0).random((2, 5, 4), dtype="float32")
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+def test_overwrite_false_asks_before_replacing(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = str(tmp_path / "sub" / "m.keras")  # the folder is created
+    model.save(path)
+    stamp = open(path, "rb").read()
+    model.set_weights([w + 1.0 for w in model.get_weights()])
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    model.save(path, overwrite=False)
+    assert open(path, "rb").read() == stamp
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    model.save(path, overwrite=False)
+    np.testing.assert_array_equal(keras.models.load_model(path).get_weights()[1],
+                                  model.get_weights()[1])
+
+
+def test_shared_layer_and_dict_inputs_outputs_round_trip(tmp_path):
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    shared = keras.layers.Dense(4, name="shared")
+    ha, hb = shared(a), shared(b)
+    o1 = keras.layers.Dense(1, name="o1")(keras.layers.Add()([ha, hb]))
+    o2 = keras.layers.Dense(2, name="o2")(hb)
+    model = keras.Model({"a": a, "b": b}, {"x": o1, "y": o2}, name="multi")
+    cfg = model.get_config()
+    assert cfg["input_layers"] == {"a": ["a", 0, 0], "b": ["b", 0, 0]}
+    assert cfg["output_layers"] == {"x": ["o1", 0, 0], "y": ["o2", 0, 0]}
+    shared_cfg = [layer for layer in cfg["layers"] if layer["name"] == "shared"][0]
+    assert [n["args"][0]["config"]["keras_history"] for n in shared_cfg["inbound_nodes"]] == \
+        [["a", 0, 0], ["b", 0, 0]]  # two calls of one layer: node indices 0 and 1
+    model.compile(optimizer="adam", loss={"x": "mse", "y": "mse"})
+    rng = np.random.default_rng(0)
+    x = {"a": rng.random((4, 3), dtype="float32"), "b": rng.random((4, 3), dtype="float32")}
+    model.fit(x, {"x": np.ones((4, 1)), "y": np.ones((4, 2))}, verbose=0)
+    path = str(tmp_path / "multi.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.get_config() == cfg
+    want, got = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    for k in ("x", "y"):
+        np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))

@@ -175,3 +175,19 @@ def test_custom_activation_function_through_custom_objects_and_registry():
         again = sl.deserialize_keras_object(cfg, **kwargs)
         assert again.activation is fn
         np.testing.assert_allclose(np.asarray(again(x)), np.asarray(layer(x)))
+
+
+def test_direct_deserialization_of_lambda_layer_is_checked(tmp_path):
+    marker = tmp_path / "marker"
+    layer = keras.layers.Lambda(lambda x: x + 1.0, name="lam")
+    cfg = sl.serialize_keras_object(layer)
+    with pytest.raises(ValueError, match="lambda.*bytecode"):
+        sl.deserialize_keras_object(cfg)
+    evil = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+            "config": {"name": "e", "function": {"module": "os", "class_name": "function",
+                                                 "config": "system", "registered_name": None}}}
+    with pytest.raises(ValueError, match="function 'system' of module 'os'"):
+        sl.deserialize_keras_object(evil)
+    assert not marker.exists()
+    assert sl.deserialize_keras_object(cfg, safe_mode=False)(np.ones(2, "float32")).numpy() \
+        .tolist() == [2.0, 2.0]

@@ -100,3 +100,21 @@ def test_example_model_round_trip(name, tmp_path):
     assert len(loaded.optimizer.variables) == len(model.optimizer.variables) > 2
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_subclassed_model_metrics_are_saved_like_keras(tmp_path):
+    # Keras saves every layer and metric held in a public attribute, under the attribute name.
+    import h5py
+
+    model, x, y, kwargs = subclassed_model()
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    path = str(tmp_path / "sub.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        names = []
+        h5py.File(__import__("io").BytesIO(z.read("model.weights.h5")), "r").visit(names.append)
+    groups = {n for n in names if n.endswith("/vars") or n == "vars"}
+    assert groups == {"vars", "acc/vars", "block/vars", "dropout/vars", "head/vars", "inp/vars",
+                      "loss_tracker/vars", "optimizer/vars"}
+    loaded = keras.models.load_model(path, **kwargs)
+    assert float(loaded.acc.result()) == float(model.acc.result())

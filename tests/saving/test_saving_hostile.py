@@ -321,3 +321,29 @@ def test_limits_are_configurable(monkeypatch, tmp_path):
     monkeypatch.setitem(safe_io.LIMITS, "max_member_bytes", 100)
     with pytest.raises(ValueError, match="over the limit of 100"):
         keras.models.load_model(NESTED)
+
+
+def test_hdf5_links_and_external_storage_to_other_files_refused(tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(8, dtype="float32").tobytes())
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.create_dataset("x", data=np.zeros((4, 2), "float32"))
+    model = keras.models.load_model(NESTED, compile=False)
+
+    w1 = str(tmp_path / "ext_link.weights.h5")
+    model.save_weights(w1)
+    with h5py.File(w1, "r+") as f:
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.ExternalLink(str(other), "x")
+    with pytest.raises(ValueError, match="ext_link.*ExternalLink"):
+        model.load_weights(w1)
+
+    w2 = str(tmp_path / "ext_storage.weights.h5")
+    model.save_weights(w2)
+    with h5py.File(w2, "r+") as f:
+        del f["layers/dense/vars/0"]
+        f.create_dataset("layers/dense/vars/0", shape=(4, 2), dtype="float32",
+                         external=[(str(secret), 0, 32)])
+    with pytest.raises(ValueError, match="ext_storage.*external or virtual storage"):
+        model.load_weights(w2)
