@@ -162,11 +162,17 @@ class DTypePolicy:
 
     >>> DTypePolicy("float32").compute_dtype
     'float32'
+    >>> p = DTypePolicy("mixed_float16"); p.compute_dtype, p.variable_dtype
+    ('float16', 'float32')
     """
 
     def __init__(self, name=None):
+        if name in ("mixed_float16", "mixed_bfloat16"):
+            self._name = name
+            self._compute, self._variable = name[len("mixed_"):], "float32"
+            return
         name = floatx() if name is None else standardize_dtype(name)
-        self._name = name
+        self._name = self._compute = self._variable = name
 
     @property
     def name(self):
@@ -174,11 +180,11 @@ class DTypePolicy:
 
     @property
     def compute_dtype(self):
-        return self._name
+        return self._compute
 
     @property
     def variable_dtype(self):
-        return self._name
+        return self._variable
 
     def get_config(self):
         return {"name": self._name}
@@ -220,8 +226,6 @@ def get_dtype_policy(dtype):
     if isinstance(dtype, dict):
         cfg = dtype.get("config", dtype)
         return DTypePolicy(cfg.get("name"))
-    if isinstance(dtype, str) and dtype == "mixed_float16":
-        return DTypePolicy("float16")
     return DTypePolicy(dtype)
 
 

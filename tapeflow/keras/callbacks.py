@@ -349,14 +349,15 @@ class ProgbarLogger(Callback):
         if now - self._last_draw < 0.05 and (self._steps is None or seen < self._steps):
             return
         self._last_draw = now
-        self._write("\r" + self._line(seen, logs, final=False))
+        self._write("\r" + self._pad(self._line(seen, logs, final=False)))
 
     def _finish(self, logs):
         if not self.verbose:
             return
         line = self._line(self._seen, logs, final=True)
         if self.verbose == 1 and self._interactive():
-            self._write("\r" + line + "\n")
+            self._write("\r" + self._pad(line) + "\n")
+            self._shown = 0
         else:
             self._write(line + "\n")
 
@@ -387,6 +388,12 @@ class ProgbarLogger(Callback):
             if isinstance(v, float):
                 parts.append(f"- {k}: {_fmt_value(v)}")
         return " ".join(p for p in parts if p)
+
+    def _pad(self, line):
+        # Blank what is left of a longer previous line when a line is rewritten in place.
+        shown = getattr(self, "_shown", 0)
+        self._shown = len(line)
+        return line + " " * max(0, shown - len(line))
 
     def _write(self, text):
         out = self._out()

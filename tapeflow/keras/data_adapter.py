@@ -67,13 +67,14 @@ def _is_array_struct(x):
     return False
 
 
-def _to_array(v, floatx="float32"):
-    if isinstance(v, _TensorLike):
-        arr = np.asarray(v._value)
-    else:
-        arr = np.asarray(v)
+def _to_array(v):
+    # float64 data becomes floatx() once here, not at every batch.
+    arr = np.asarray(v._value) if isinstance(v, _TensorLike) else np.asarray(v)
     if arr.dtype == np.float64:
-        arr = arr.astype(floatx)
+        from tapeflow.keras.backend import floatx
+
+        if floatx() != "float64":
+            arr = arr.astype(floatx())
     return arr
 
 
@@ -257,12 +258,16 @@ class EpochIterator:
                                          self.steps_per_epoch is None):
             self._iterator = iter(self._data)
         step = 0
+        fresh = False   # True right after a restart, until the new pass yields a batch
         while self.steps_per_epoch is None or step < self.steps_per_epoch:
             try:
                 batch = next(self._iterator)
             except StopIteration:
-                if self._kind == "iterable" and self.steps_per_epoch is not None and step:
+                # A dataset is iterated again when steps_per_epoch asks for more batches than
+                # one pass gives (but an empty pass ends it, so it cannot loop forever).
+                if self._kind == "iterable" and self.steps_per_epoch is not None and not fresh:
                     self._iterator = iter(self._data)
+                    fresh = True
                     continue
                 if step == 0 or self.steps_per_epoch is not None:
                     self._exhausted = True
@@ -270,6 +275,7 @@ class EpochIterator:
                                   "that your dataset or generator can generate at least "
                                   "`steps_per_epoch * epochs` batches.", stacklevel=2)
                 break
+            fresh = False
             yield step, _as_batch(batch)
             step += 1
         if self.num_batches is None:

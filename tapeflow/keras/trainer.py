@@ -468,6 +468,23 @@ class Trainer:
                              "`y` to fit/evaluate, or yield `(x, y)` batches.")
         return total
 
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """The compiled loss plus ``regularization_losses`` (the tf.keras 2 spelling;
+        ``compute_loss`` is the Keras 3 one)."""
+        total = None
+        if self._compile_loss is not None:
+            total = self._compile_loss(y, y_pred, sample_weight)
+        for extra in regularization_losses or []:
+            total = extra if total is None else total + extra
+        return total
+
+    @property
+    def compiled_metrics(self):
+        """The compiled metrics as one object with ``update_state(y, y_pred)`` (tf.keras 2)."""
+        if self._compile_metrics is None:
+            self.__dict__["_compile_metrics"] = _CompileMetrics(None, None, self)
+        return self._compile_metrics
+
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics and returns every metric's current value."""
         if self._compile_metrics is not None and y is not None:
@@ -548,6 +565,8 @@ class Trainer:
                                       steps=train.num_batches)
         self.stop_training = False
         callbacks.on_train_begin()
+        # A callback (BackupAndRestore) may resume an interrupted run at a later epoch.
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()

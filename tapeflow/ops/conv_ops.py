@@ -225,18 +225,20 @@ def _max_pool_bp(x, y, dy, ksize, strides, pads):
     # the gradient of each window goes to its first maximum (row-major window order, as TF)
     xp = _pad_input(x, pads, -np.inf)
     out_sp = y.shape[1:-1]
-    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    overlap = any(k > s for k, s in zip(ksize, strides, strict=True))
+    covered = all(k == s and o * k == n for k, s, o, n in
+                  zip(ksize, strides, out_sp, xp.shape[1:-1], strict=True))
+    dxp = np.empty(xp.shape, dtype=dy.dtype) if covered else np.zeros(xp.shape, dtype=dy.dtype)
     free = np.ones(y.shape, dtype=bool)
     hit = np.empty(y.shape, dtype=bool)
-    overlap = any(k > s for k, s in zip(ksize, strides, strict=True))
     for sl in _offset_slices(ksize, strides, out_sp):
         np.equal(xp[sl], y, out=hit)
         hit &= free
-        free &= ~hit
+        np.logical_xor(free, hit, out=free)
         if overlap:
-            dxp[sl] += np.where(hit, dy, 0)
+            dxp[sl] += dy * hit
         else:
-            np.copyto(dxp[sl], dy, where=hit)
+            np.multiply(dy, hit, out=dxp[sl])
     return _crop(dxp, pads)
 
 

@@ -41,7 +41,7 @@ def _apply(y, activation):
 
 
 @op("_FusedDense")
-def _fused_dense(x, kernel, *bias, activation):
+def _fused_dense(x, kernel, *bias, activation, need_dx=True):
     if x.ndim == 2:
         y = np.dot(x, kernel)
     else:  # one GEMM over the flattened leading axes
@@ -64,7 +64,8 @@ def _fused_dense_raw_grad(op, g):
     units = kernel.shape[-1]
     g2 = g.reshape(-1, units)
     x2 = x.reshape(-1, kernel.shape[0])
-    dx = np.dot(g2, kernel.T).reshape(x.shape)
+    # the input's gradient (a GEMM as large as the kernel's) only when a tape watches it
+    dx = np.dot(g2, kernel.T).reshape(x.shape) if op.attrs["need_dx"] else None
     dk = np.dot(x2.T, g2)
     if len(op.inputs) == 3:
         return dx, dk, np.add.reduce(g2, axis=0)
@@ -85,11 +86,21 @@ def _fused_dense_grad(op, dy):
     units = kernel._value.shape[-1]
     g2 = a.reshape(dy, (-1, units))
     dx = a.reshape(la._matmul(g2, kernel, transpose_a=False, transpose_b=True),
-                   x._value.shape)
+                   x._value.shape) if op.attrs["need_dx"] else None
     dk = la._matmul(a.reshape(x, (-1, k)), g2, transpose_a=True, transpose_b=False)
     if len(op.inputs) == 3:
         return dx, dk, r.reduce_sum(g2, axis=0)
     return dx, dk
+
+
+def _watched(x):
+    # Does a recording tape watch x? If none does, no gradient for x can be asked for (a tape
+    # only differentiates through tensors it watched when they were used).
+    key = id(x)
+    for tape in _reg._TAPES:
+        if tape._recording and key in tape._watched:
+            return True
+    return False
 
 
 def _operand(v):
@@ -141,12 +152,13 @@ def fused_dense(x, kernel, bias=None, activation="linear"):
     if x._value.dtype != kernel._value.dtype:
         raise InvalidArgumentError(f"fused_dense: x has dtype {x._value.dtype.name} but kernel "
                                    f"has dtype {kernel._value.dtype.name}.")
+    attrs = {"activation": activation, "need_dx": _watched(x)}
     if bias is None:
-        return _reg.execute(_fused_dense.opdef, [x, kernel], {"activation": activation})
+        return _reg.execute(_fused_dense.opdef, [x, kernel], attrs)
     bias = _operand(bias)
     if bias._value.shape != (ks[1],) or bias._value.dtype != x._value.dtype:
         raise InvalidArgumentError(f"fused_dense: bias must have shape ({ks[1]},) and dtype "
                                    f"{x._value.dtype.name}, got {tuple(bias._value.shape)} "
                                    f"{bias._value.dtype.name}.")
-    return _reg.execute(_fused_dense.opdef, [x, kernel, bias], {"activation": activation})
+    return _reg.execute(_fused_dense.opdef, [x, kernel, bias], attrs)
 

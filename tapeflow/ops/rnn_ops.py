@@ -59,6 +59,7 @@ def _lstm_forward(x, h0, c0, w, u, b, mask, cache):
     hs[0] = h0
     cs[0] = c0
     tmp = np.empty((bsz, 4 * n), dt)
+    ig = np.empty((bsz, n), dt)
     for t in range(t_len):
         g = gates[t]
         np.matmul(hs[t], us, out=tmp)
@@ -68,7 +69,8 @@ def _lstm_forward(x, h0, c0, w, u, b, mask, cache):
         g += off
         c = cs[t + 1]
         np.multiply(g[:, n:2 * n], cs[t], out=c)
-        c += g[:, :n] * g[:, 2 * n:3 * n]
+        np.multiply(g[:, :n], g[:, 2 * n:3 * n], out=ig)
+        c += ig
         if m is not None:
             np.copyto(c, cs[t], where=m[t] == 0)
         np.tanh(c, out=tcs[t])
@@ -100,6 +102,7 @@ def _lstm_backward(dys, dc_last, w, u, cache):
     dh = np.zeros((bsz, n), dt)
     dc = np.array(dc_last, dtype=dt, copy=True)
     ut = np.ascontiguousarray(u.T)
+    tmp = np.empty((bsz, n), dt)
     for t in range(t_len - 1, -1, -1):
         if t in live:
             dh += dyt[t]
@@ -107,11 +110,12 @@ def _lstm_backward(dys, dc_last, w, u, cache):
             keep_h, keep_c = dh * (1 - m[t]), dc * (1 - m[t])
             dh *= m[t]
             dc *= m[t]
-        dc += dh * p[t]
+        np.multiply(dh, p[t], out=tmp)
+        dc += tmp
         np.multiply(dc[:, None, :], q[t], out=dz4[t, :, :3])
         np.multiply(dh, r[t], out=dz4[t, :, 3])
         dc *= f[t]
-        dh = dz[t] @ ut
+        np.matmul(dz[t], ut, out=dh)
         if m is not None:
             dh += keep_h
             dc += keep_c

@@ -238,3 +238,42 @@ def test_gradient_through_dense_matches_finite_differences():
                 layer.kernel.assign(kk)
                 num[i, j] += sign * float(tf.reduce_sum(layer(x) ** 2)) / (2 * eps)
     np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+
+
+def test_attributes_set_before_super_init_are_tracked():
+    class Early(keras.layers.Layer):
+        def __init__(self):
+            self.inner = keras.layers.Dense(2)
+            super().__init__()
+
+        def call(self, x):
+            return self.inner(x)
+
+    layer = Early()
+    layer(np.ones((1, 3), "float32"))
+    assert len(layer.weights) == 2
+
+
+def test_keyword_only_inputs_and_extra_array_arguments_are_converted():
+    class TwoInputs(keras.layers.Layer):
+        def call(self, query, value=None, scale=2):
+            assert isinstance(query, tf.Tensor) and isinstance(value, tf.Tensor)
+            assert query.dtype == tf.float32 and value.dtype == tf.float32
+            return query * scale + value
+
+    layer = TwoInputs()
+    out = layer(query=np.ones((1, 2)), value=np.ones((1, 2)))
+    np.testing.assert_allclose(out.numpy(), [[3.0, 3.0]])
+    out = layer(np.ones((1, 2)), np.zeros((1, 2)), scale=3)
+    np.testing.assert_allclose(out.numpy(), [[3.0, 3.0]])
+
+
+def test_mixed_precision_policy_keeps_float32_weights_and_computes_in_float16():
+    layer = keras.layers.Dense(2, dtype="mixed_float16")
+    out = layer(np.ones((1, 3)))
+    assert out.dtype == tf.float16 and layer.kernel.dtype == tf.float32
+    assert layer.dtype_policy.name == "mixed_float16"
+    inner = keras.layers.Dense(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, dtype="mixed_float16"),
+                              inner])
+    assert model.predict(np.ones((2, 3)), verbose=0).dtype == np.float32

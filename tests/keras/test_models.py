@@ -185,3 +185,20 @@ def test_python_operators_on_keras_tensors_become_graph_nodes():
     np.testing.assert_allclose(out_z.numpy(), -(((xv * 2 + 1 - av) / 2)[:, :2] ** 2))
     with pytest.raises(TypeError, match="cannot be used as a Python bool"):
         bool(x)
+
+
+def test_nodes_record_calls_for_the_saving_code():
+    x = keras.Input((3,), name="x")
+    dense = keras.layers.Dense(2, name="d")
+    y = dense(x)
+    z = keras.layers.Dropout(0.5, name="drop")(y, training=True)
+    node = dense._inbound_nodes[0]
+    assert node.operation is dense and node.arguments.args == (x,)
+    assert node.arguments.keras_tensors == [x] and node.outputs == [y]
+    assert y._keras_history == (dense, 0, 0)
+    assert x._keras_history.operation._inbound_nodes[0].is_input
+    drop_node = z._keras_history.operation._inbound_nodes[0]
+    assert drop_node.arguments.kwargs == {"training": True}
+    assert drop_node.parent_nodes == [node]
+    model = keras.Model(x, z)
+    assert model.inputs == [x] and model.outputs == [z]

@@ -1,5 +1,7 @@
 """The Trainer: compile resolution, fit/evaluate/predict on every input kind, logs, weights."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -240,3 +242,43 @@ def test_progress_bar_output_modes(capsys):
     assert capsys.readouterr().out == ""
     model.evaluate(x, y, verbose=1)
     assert "2/2" in capsys.readouterr().out   # evaluate batches by 32 by default
+
+
+def test_tf_keras_2_custom_train_step_spelling():
+    class Custom(keras.Model):
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            self.compiled_metrics.update_state(y, y_pred)
+            for m in self.metrics:
+                if m.name == "loss":
+                    m.update_state(loss)
+            return {m.name: m.result() for m in self.metrics}
+
+    a = keras.Input((4,))
+    model = Custom(a, keras.layers.Dense(3, activation="softmax")(a))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, y = _data(64)
+    h = model.fit(x, y, epochs=3, verbose=0)
+    assert sorted(h.history) == ["accuracy", "loss"]
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_dataset_restarts_for_steps_per_epoch_and_generators_run_out():
+    x, y = _data(8)
+    model = _mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = model.fit(ds, epochs=3, steps_per_epoch=3, verbose=0)   # 2 batches per pass
+    assert len(h.history["loss"]) == 3
+    gen = ((x[i:i + 4], y[i:i + 4]) for i in (0, 4))
+    with pytest.warns(UserWarning, match="ran out of data"):
+        h = model.fit(gen, epochs=3, verbose=0)
+    assert len(h.history["loss"]) == 1

@@ -62,6 +62,20 @@ CASES = [
     (L.RNN, dict(cell=L.LSTMCell(3)), (2, 4, 5), (2, 3), 3, 0),
     (L.Bidirectional, dict(layer=L.GRU(3), merge_mode="sum"), (2, 4, 5), (2, 3), 6, 0),
     (L.TimeDistributed, dict(layer=L.Dense(2)), (2, 4, 5), (2, 4, 2), 2, 0),
+    (L.TimeDistributed, dict(layer=L.Conv2D(2, 3)), (2, 3, 5, 5, 1), (2, 3, 3, 3, 2), 2, 0),
+    (L.Conv3DTranspose, dict(filters=2, kernel_size=2, strides=2), (1, 2, 2, 2, 3),
+     (1, 4, 4, 4, 2), 2, 0),
+    (L.GlobalAveragePooling3D, dict(), (2, 2, 3, 2, 4), (2, 4), 0, 0),
+    (L.GlobalMaxPooling3D, dict(keepdims=True), (2, 2, 3, 2, 4), (2, 1, 1, 1, 4), 0, 0),
+    (L.SpatialDropout3D, dict(rate=0.3), (2, 2, 2, 2, 3), (2, 2, 2, 2, 3), 0, 0),
+    (L.ZeroPadding1D, dict(padding=(1, 2)), (2, 4, 3), (2, 7, 3), 0, 0),
+    (L.Cropping1D, dict(cropping=(1, 2)), (2, 6, 3), (2, 3, 3), 0, 0),
+    (L.UpSampling1D, dict(size=3), (2, 2, 3), (2, 6, 3), 0, 0),
+    (L.UpSampling2D, dict(size=(2, 3)), (2, 2, 2, 1), (2, 4, 6, 1), 0, 0),
+    (L.RNN, dict(cell=[L.LSTMCell(3), L.GRUCell(2)], return_sequences=True), (2, 4, 5),
+     (2, 4, 2), 6, 0),
+    (L.LSTM, dict(units=2, activation="relu", recurrent_activation="hard_sigmoid"), (2, 4, 5),
+     (2, 2), 3, 0),
 ]
 
 
@@ -179,3 +193,54 @@ def test_errors():
         L.UpSampling2D(interpolation="cubic")
     with pytest.raises(ValueError, match="number of channels"):
         L.GroupNormalization(groups=4)(np.ones((2, 6), "float32"))
+
+
+def test_second_order_through_lstm_uses_differentiable_loop():
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.standard_normal((2, 3, 2)))
+    layer = L.LSTM(2, dtype="float64")
+    layer(x)
+
+    def grad_x(xv):
+        with tf.GradientTape() as t:
+            t.watch(xv)
+            y = tf.reduce_sum(layer(xv) ** 2)
+        return t.gradient(y, xv)
+
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        s = tf.reduce_sum(grad_x(x))
+    got = outer.gradient(s, x)
+    assert got is not None
+    xv = x.numpy()
+    num = np.zeros_like(xv)
+    for j in range(xv.size):
+        e = np.zeros_like(xv)
+        e.reshape(-1)[j] = 1e-6
+        up = float(tf.reduce_sum(grad_x(tf.constant(xv + e))))
+        dn = float(tf.reduce_sum(grad_x(tf.constant(xv - e))))
+        num.reshape(-1)[j] = (up - dn) / 2e-6
+    np.testing.assert_allclose(got.numpy(), num, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("cls,kw", [
+    (L.Conv2D, dict(filters=3, kernel_size=3, strides=2, padding="same")),
+    (L.Conv2DTranspose, dict(filters=3, kernel_size=3, strides=2, padding="same")),
+    (L.DepthwiseConv2D, dict(kernel_size=3, depth_multiplier=2)),
+    (L.SeparableConv2D, dict(filters=3, kernel_size=3, padding="same")),
+    (L.MaxPooling2D, dict(pool_size=3, strides=2, padding="same")),
+    (L.AveragePooling2D, dict(pool_size=3, strides=2, padding="same")),
+    (L.UpSampling2D, dict(size=2, interpolation="bilinear")),
+    (L.ZeroPadding2D, dict(padding=(1, 2))),
+    (L.Cropping2D, dict(cropping=((1, 0), (0, 1)))),
+])
+def test_channels_first_matches_channels_last(cls, kw):
+    x = np.random.default_rng(5).standard_normal((2, 6, 5, 4)).astype("float32")
+    last = cls(**kw)
+    y_last = last(x).numpy()
+    first = cls(data_format="channels_first", **kw)
+    first(np.transpose(x, (0, 3, 1, 2)))
+    first.set_weights(last.get_weights())
+    y_first = first(np.transpose(x, (0, 3, 1, 2))).numpy()
+    np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, rtol=1e-5,
+                               atol=1e-6)

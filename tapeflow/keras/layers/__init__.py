@@ -66,10 +66,10 @@ def __getattr__(name):
             mod = _importlib.import_module(f"{__name__}.{info.name}")
         except ImportError:
             continue
-        if name in getattr(mod, "__all__", ()) or (not name.startswith("_") and
-                                                   hasattr(mod, name) and
-                                                   isinstance(getattr(mod, name), type)):
-            value = getattr(mod, name)
+        value = getattr(mod, name, None)
+        exported = name in mod.__all__ if hasattr(mod, "__all__") else (
+            isinstance(value, type) and value.__module__ == mod.__name__)
+        if exported and not name.startswith("_"):
             globals()[name] = value
             return value
     raise AttributeError(f"module 'tapeflow.keras.layers' has no attribute {name!r}")

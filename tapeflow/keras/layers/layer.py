@@ -26,6 +26,7 @@ _CALL_STACK = []        # training value of every layer call in progress (inheri
 _SYMBOLIC = [0]         # > 0 while output shapes are being inferred: add_loss is ignored there
 _LOSS_HOLDERS = []      # layers whose _losses are non-empty: cleared when an outer call starts
 _N_REGULARIZED = [0]    # variables ever given a regularizer (0: `losses` skips the scan)
+_AUTOCAST = []          # compute dtype of mixed-precision calls in progress (None: no cast)
 _SIGNATURES = {}        # class -> (call takes training, call takes mask, call param names)
 
 
@@ -54,7 +55,11 @@ class KerasVariable(Variable):
 
     @property
     def value(self):
-        """The current value as a Tensor (reads are recorded on active tapes)."""
+        """The current value as a Tensor (reads are recorded on active tapes). Inside the call
+        of a mixed-precision layer, float variables are read in its compute dtype."""
+        if _AUTOCAST and _AUTOCAST[-1] is not None and self._value.dtype.kind == "f" and \
+                self._value.dtype != _np_dtype(_AUTOCAST[-1]):
+            return _cast(self._read(), _AUTOCAST[-1])
         return self._read()
 
     @property
@@ -186,7 +191,7 @@ class Layer:
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
         d = obj.__dict__
-        d["_tracking_ready"] = False
+        d["_tracking_ready"] = True   # attributes set before super().__init__() are tracked too
         d["_layers"] = []
         d["_trainable_variables"] = []
         d["_non_trainable_variables"] = []
@@ -218,7 +223,6 @@ class Layer:
         d["_supports_masking"] = type(self).compute_mask is not Layer.compute_mask
         d["_input_shape_arg"] = _input_shape_from_kwargs(kwargs)
         d["_initial_weights"] = kwargs.get("weights")
-        d["_tracking_ready"] = True
         self.activity_regularizer = _get_regularizer(activity_regularizer)
 
     # ----------------------------------------------------------------- tracking
@@ -544,28 +548,46 @@ class Layer:
         assert_input_compatibility(self._input_spec, inputs, self.name)
         if not self.built:
             self._maybe_build(args, kwargs)
-        outer = not _CALL_STACK
-        if outer and _LOSS_HOLDERS:
-            _clear_losses()
+        if not _CALL_STACK and _LOSS_HOLDERS:
+            _clear_losses()   # an outer call starts: the previous call's add_loss values go
         kwargs, training, previous_mask = self._call_kwargs(inputs, kwargs)
-        _CALL_STACK.append(training)
-        K._NAME_SCOPE.append(self._name)
-        try:
-            outputs = self.call(*args, **kwargs)
-        finally:
-            K._NAME_SCOPE.pop()
-            _CALL_STACK.pop()
+        outputs = self._call_in_scope(args, kwargs, training)
         if self._supports_masking:
             self._set_output_mask(inputs, outputs, previous_mask)
         if self.activity_regularizer is not None and not _SYMBOLIC[0]:
             self._add_activity_loss(outputs)
         return outputs
 
+    def _call_in_scope(self, args, kwargs, training):
+        # `call` with this layer's name on the variable-path scope, its `training` value
+        # visible to inner calls and, for a mixed-precision policy, variables read in the
+        # compute dtype.
+        policy = self._dtype_policy
+        autocast = policy._compute != policy._variable and self.autocast
+        pushed = autocast or bool(_AUTOCAST)
+        if pushed:
+            _AUTOCAST.append(policy._compute if autocast else None)
+        _CALL_STACK.append(training)
+        K._NAME_SCOPE.append(self._name)
+        try:
+            return self.call(*args, **kwargs)
+        finally:
+            K._NAME_SCOPE.pop()
+            _CALL_STACK.pop()
+            if pushed:
+                _AUTOCAST.pop()
+
     def _convert_inputs(self, args, kwargs):
         # Arrays and Python numbers in the first argument become Tensors; float inputs take the
         # layer's compute dtype (Keras 3 autocasting).
         if not args:
-            return args, kwargs
+            if not kwargs:
+                return args, kwargs
+            # Inputs given by keyword only (``layer(query=q, value=v)``): convert the first.
+            key = next(iter(kwargs))
+            converted, rest = self._convert_inputs((kwargs[key],), {
+                k: v for k, v in kwargs.items() if k != key})
+            return (), {key: converted[0], **rest}
         first = args[0]
         target = self._dtype_policy.compute_dtype if self.autocast else None
         if type(first) is Tensor:
@@ -576,7 +598,16 @@ class Layer:
             first = nest.map_structure(lambda x: _to_input(x, target), first)
         else:
             first = _to_input(first, target)
-        return (first,) + tuple(args[1:]), kwargs
+        if len(args) > 1 or kwargs:
+            # Other arguments: arrays become Tensors and float Tensors are cast; Python values
+            # (flags, sizes) are left alone.
+            def conv(x):
+                return _to_input(x, target) if isinstance(x, (np.ndarray, Tensor)) else x
+            args = (first,) + tuple(nest.map_structure(conv, a) for a in args[1:])
+            kwargs = {k: v if k in ("training", "mask") else nest.map_structure(conv, v)
+                      for k, v in kwargs.items()}
+            return args, kwargs
+        return (first,), kwargs
 
     def _call_kwargs(self, inputs, kwargs):
         has_training, has_mask, _ = _signature(type(self))

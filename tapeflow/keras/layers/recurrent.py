@@ -6,7 +6,7 @@ activations (tanh / sigmoid) and no recurrent dropout, SimpleRNN/LSTM/GRU run th
 as one fused op (``tapeflow/ops/rnn_ops.py``: input projection for all steps in one GEMM, one
 recurrent GEMM per step, hand-written backward-through-time). Otherwise, and for custom cells,
 the generic ``RNN`` loop calls ``cell.call`` step by step with ordinary ops (which also supports
-second-order gradients).
+second-order gradients: under nested tapes the fused kernel is not used).
 
 Masks: a Keras mask (batch, steps) makes masked steps keep the previous state and output.
 """
@@ -547,7 +547,7 @@ class _FusedRNN(RNN):
 
     def _fused(self, training):
         c = self.cell
-        if not self._default_acts() or c._rec_dp_mask is not None:
+        if not self._default_acts() or c._rec_dp_mask is not None or _nested_tapes():
             return None
         return self._run_fused
 
@@ -566,6 +566,14 @@ class _FusedRNN(RNN):
         c.update(cc)
         c["activity_regularizer"] = U.serialize("regularizer", self.activity_regularizer)
         return c
+
+
+def _nested_tapes():
+    """True when two tapes record at once (higher-order gradients): the fused kernels' backward
+    is not differentiable, so the step-by-step loop of ordinary ops is used instead."""
+    from tapeflow.framework import registry  # noqa: PLC0415
+
+    return sum(1 for t in registry._TAPES if t._recording) > 1
 
 
 def _float_mask(mask, dtype):

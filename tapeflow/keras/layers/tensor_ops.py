@@ -30,7 +30,7 @@ class TensorOperator(Layer):
     array([[3., 5., 7.]], dtype=float32)
     """
 
-    def __init__(self, op, other=None, reverse=False, **kwargs):
+    def __init__(self, op="add", other=None, reverse=False, **kwargs):
         super().__init__(**kwargs)
         if op not in _OPS:
             raise ValueError(f"TensorOperator: unknown operator {op!r}; expected one of "

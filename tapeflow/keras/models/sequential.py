@@ -113,7 +113,9 @@ class Sequential(Model):
         if self._input_layer is None:
             if input_shape is None:
                 raise ValueError("You must provide an `input_shape` argument.")
-            inp = InputLayer(batch_shape=tuple(input_shape))
+            # The batch axis stays unknown (Keras keeps the first batch's size; None avoids
+            # inferring shapes on a copy of a whole data set passed in one call).
+            inp = InputLayer(batch_shape=(None,) + tuple(input_shape)[1:])
             self.__dict__["_input_layer"] = inp
             self._layers.insert(0, inp)
         self._rebuild()

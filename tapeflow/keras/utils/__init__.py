@@ -114,7 +114,102 @@ class PyDataset:
 Sequence = PyDataset
 
 
+class Progbar:
+    """A progress bar for custom training loops: ``update(current, values)``.
+
+    Args:
+      target: total number of steps (None if unknown).
+      width: bar width in characters.
+      verbose: 1 for a bar (one line per update when not in a terminal is avoided: only the
+        final line is printed), 2 for the final line only, 0 for silence.
+      stateful_metrics: names whose values are shown as given rather than averaged.
+      unit_name: the unit shown in the speed (``"step"``).
+
+    >>> bar = Progbar(2, verbose=2)
+    >>> bar.update(1, [("loss", 1.0)])
+    >>> bar.update(2, [("loss", 0.5)])   # doctest: +ELLIPSIS
+    2/2 - ... - loss: 0.7500
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None,
+                 unit_name="step"):
+        import time
+
+        self.target = target
+        self.width = width
+        self.verbose = verbose
+        self.interval = interval
+        self.stateful_metrics = set(stateful_metrics or ())
+        self.unit_name = unit_name
+        self._values = {}
+        self._order = []
+        self._seen = 0
+        self._start = time.time()
+        self._last = 0.0
+        self._shown = 0
+
+    def update(self, current, values=None, finalize=None):
+        """Moves the bar to step ``current`` and records ``values`` (a list of (name, value))."""
+        import sys
+        import time
+
+        for name, value in values or []:
+            value = float(value._value if hasattr(value, "_value") else value)
+            if name not in self._values:
+                self._order.append(name)
+            if name in self.stateful_metrics:
+                self._values[name] = [value, 1]
+            else:
+                step = max(current - self._seen, 1)
+                total, count = self._values.get(name, [0.0, 0])
+                self._values[name] = [total + value * step, count + step]
+        self._seen = current
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        if not self.verbose:
+            return
+        tty = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        now = time.time()
+        if not finalize and (self.verbose != 1 or not tty or now - self._last < self.interval):
+            return
+        self._last = now
+        line = self._line(current, now, finalize)
+        if self.verbose == 1 and tty:
+            pad = " " * max(0, self._shown - len(line))
+            self._shown = 0 if finalize else len(line)
+            sys.stdout.write("\r" + line + pad + ("\n" if finalize else ""))
+        else:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def add(self, n, values=None):
+        """Advances the bar by ``n`` steps."""
+        self.update(self._seen + n, values)
+
+    def _line(self, current, now, finalize):
+        elapsed = now - self._start
+        target = self.target
+        head = f"{current}/{target}" if target else f"{current}"
+        if self.verbose == 1:
+            done = min(self.width, int(self.width * current / target)) if target else 0
+            head += " " + "━" * done + "─" * (self.width - done)
+        per = elapsed / max(current, 1)
+        timing = f"{int(round(elapsed))}s" if finalize else (
+            f"ETA {int(round(per * (target - current)))}s" if target else "")
+        speed = (f"{per * 1e3:.0f}ms/{self.unit_name}" if per < 1 else
+                 f"{per:.0f}s/{self.unit_name}")
+        parts = [head, timing, speed] if self.verbose != 1 else [head, f"{timing} {speed}"]
+        for name in self._order:
+            total, count = self._values[name]
+            parts.append(f"{name}: {total / max(count, 1):.4f}")
+        return " - ".join(p for p in parts if p)
+
+
 def __getattr__(name):
+    if name == "get_file":
+        from tapeflow.keras.datasets._download import get_file  # noqa: PLC0415
+
+        return get_file
     if name == "timeseries_dataset_from_array":
         from tapeflow.data.timeseries import timeseries_dataset_from_array  # noqa: PLC0415
 
