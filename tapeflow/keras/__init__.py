@@ -41,7 +41,13 @@ _NAMES = {
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        mod = _importlib.import_module(f"tapeflow.keras.{name}")
+        try:
+            mod = _importlib.import_module(f"tapeflow.keras.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"tapeflow.keras.{name}":
+                raise   # a real import error inside the submodule
+            raise AttributeError(f"tapeflow.keras.{name} is not implemented in tapeflow") \
+                from None
         globals()[name] = mod
         return mod
     if name in _NAMES:
@@ -52,4 +58,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES) | set(_NAMES))
+    import pkgutil
+
+    present = {m.name for m in pkgutil.iter_modules(__path__)}
+    return sorted(set(globals()) | (set(_SUBMODULES) & present) | set(_NAMES))

@@ -431,13 +431,27 @@ class _Monitor(Callback):
             warnings.warn(f"{type(self).__name__} mode {mode} is unknown, fallback to auto "
                           f"mode.", stacklevel=3)
             mode = "auto"
-        if mode == "auto":
+        self._auto = mode == "auto"
+        if mode == "auto":   # a first guess from the name; refined from the metric at first use
             mode = "max" if ("acc" in monitor or monitor.endswith("auc") or
                              monitor.startswith("fmeasure")) and "loss" not in monitor else "min"
         self.mode = mode
         return mode
 
+    def _resolve_auto_mode(self):
+        # Keras asks the monitored metric which way is better (its `_direction`).
+        self._auto = False
+        name = self.monitor.removeprefix("val_")
+        if name == "loss" or self.model is None:
+            return
+        for m in getattr(self.model, "metrics", []):
+            for sub in getattr(m, "metrics", [m]):
+                if getattr(sub, "name", None) == name and hasattr(sub, "_direction"):
+                    self.mode = "max" if sub._direction == "up" else "min"
+
     def _improved(self, current, reference, min_delta):
+        if getattr(self, "_auto", False):
+            self._resolve_auto_mode()
         if reference is None:
             return True
         if self.mode == "min":
@@ -518,8 +532,7 @@ class EarlyStopping(_Monitor):
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None and \
-                self.stopped_epoch > 0:
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(f"Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")

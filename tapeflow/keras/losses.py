@@ -437,7 +437,7 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
         except Exception:
             raise ValueError(f"sample_weight of shape {tuple(sample_weight.shape)} cannot "
                              f"weight per-sample losses of shape {tuple(values.shape)}.") from None
-    if reduction in (None, "none") or values.ndim == 0 or tuple(values.shape) == (0,):
+    if reduction in (None, "none") or values.ndim == 0 or values._value.shape == (0,):
         return values
     if reduction == "sum":
         return r.reduce_sum(values)

@@ -173,8 +173,8 @@ class _CompileMetrics:
                 out.append(list(v) if isinstance(v, (list, tuple)) else [v])
             return out
         if isinstance(metrics, (list, tuple)):
-            if n > 1 and len(metrics) == n and all(isinstance(m, (list, tuple)) or m is None
-                                                   for m in metrics):
+            if len(metrics) == n and all(isinstance(m, (list, tuple)) or m is None
+                                         for m in metrics):
                 return [list(m or []) for m in metrics]
             return [list(metrics) for _ in range(n)]
         return [[metrics] for _ in range(n)]
@@ -285,6 +285,9 @@ def _flat_targets(y, names, n):
 
 
 def _batch_size(x):
+    if type(x) is Tensor:  # the common case, without building a TensorShape (issue 7)
+        shape = x._value.shape
+        return int(shape[0]) if shape else 1
     for t in nest.flatten(x):
         if hasattr(t, "shape") and len(t.shape):
             return int(t.shape[0])

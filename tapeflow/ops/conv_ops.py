@@ -90,7 +90,7 @@ def _grouped_matmul(a, b, groups):
     return np.matmul(a, b).transpose(1, 0, 2).reshape(m, o)
 
 
-def _conv_fwd(x, w, strides, dilations, pads, groups):
+def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None):
     n = x.ndim - 2
     ksize = w.shape[:n]
     xp = _pad_input(x, pads)
@@ -98,10 +98,13 @@ def _conv_fwd(x, w, strides, dilations, pads, groups):
     out_sp = cols.shape[1:n + 1]
     m = x.shape[0] * int(np.prod(out_sp))
     kp = int(np.prod(ksize))
+    colm = cols.reshape(m, kp * x.shape[-1])                  # the im2col copy
+    if cache is not None:
+        cache["cols"] = colm                                  # reused by the filter gradient
     if groups == 1:
-        y = cols.reshape(m, kp * x.shape[-1]) @ w.reshape(kp * w.shape[-2], w.shape[-1])
+        y = colm @ w.reshape(kp * w.shape[-2], w.shape[-1])
     else:
-        y = _grouped_matmul(cols.reshape(m, kp, x.shape[-1]),
+        y = _grouped_matmul(colm.reshape(m, kp, x.shape[-1]),
                             w.reshape(kp, w.shape[-2], w.shape[-1]), groups)
     return y.reshape((x.shape[0],) + tuple(out_sp) + (w.shape[-1],))
 
@@ -114,6 +117,17 @@ def _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups):
     m = dy.shape[0] * int(np.prod(dy.shape[1:n + 1]))
     dyf = dy.reshape(m, dy.shape[-1])
     wm = w.reshape(kp, w.shape[-2], w.shape[-1])
+    if groups == 1 and c >= 8:
+        # one (M, O) x (O, C) GEMM per kernel offset, added straight into its strided slice of
+        # dx: no (M, K*C) intermediate and no strided reads (faster once C is not tiny)
+        dx = np.zeros(_padded_shape(x_shape, pads), dtype=dy.dtype)
+        wt = np.ascontiguousarray(wm.transpose(0, 2, 1))                  # (kp, O, C)
+        out_sp = dy.shape[1:n + 1]
+        for k, idx in enumerate(itertools.product(*[range(kk) for kk in ksize])):
+            sl = (slice(None),) + tuple(slice(i * d, i * d + s * (o - 1) + 1, s) for i, d, s, o
+                                        in zip(idx, dilations, strides, out_sp, strict=True))
+            dx[sl] += (dyf @ wt[k]).reshape(dy.shape[:n + 1] + (c,))
+        return _crop(dx, pads)
     if groups == 1:
         dcols = dyf @ wm.reshape(kp * c, -1).T
     else:
@@ -128,15 +142,16 @@ def _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups):
     return _crop(_col2im(dcols, padded, strides, dilations), pads)
 
 
-def _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups):
+def _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups, cols=None):
     n = x.ndim - 2
     ksize = w_shape[:n]
     kp = int(np.prod(ksize))
-    xp = _pad_input(x, pads)
-    cols = _windows(xp, ksize, strides, dilations)
-    # the window view may be a few rows/cols larger than dy when padding leaves a tail
-    cols = cols[(slice(None),) + tuple(slice(0, o) for o in dy.shape[1:n + 1])]
     m = dy.shape[0] * int(np.prod(dy.shape[1:n + 1]))
+    if cols is None or cols.shape[0] != m:
+        xp = _pad_input(x, pads)
+        cols = _windows(xp, ksize, strides, dilations)
+        # the window view may be a few rows/cols larger than dy when padding leaves a tail
+        cols = cols[(slice(None),) + tuple(slice(0, o) for o in dy.shape[1:n + 1])]
     dyf = dy.reshape(m, dy.shape[-1])
     if groups == 1:
         dw = cols.reshape(m, kp * x.shape[-1]).T @ dyf
@@ -150,8 +165,8 @@ def _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups):
 
 
 @op("Conv")
-def _conv(x, w, strides, dilations, pads, groups, need_dx=True):
-    return _conv_fwd(x, w, strides, dilations, pads, groups)
+def _conv(x, w, strides, dilations, pads, groups, need_dx=True, cache=None):
+    return _conv_fwd(x, w, strides, dilations, pads, groups, cache)
 
 
 @_conv.defgrad
@@ -159,8 +174,16 @@ def _conv_grad(op, dy):
     x, w = op.inputs
     at = dict(op.attrs)
     need_dx = at.pop("need_dx", True)
+    cache = at.pop("cache", None) or {}
     dx = _conv_backprop_input(dy, w, x_shape=x._value.shape, **at) if need_dx else None
-    return (dx, _conv_backprop_filter(x, dy, w_shape=w._value.shape, **at))
+    return (dx, _conv_backprop_filter(x, dy, w_shape=w._value.shape, cols=cache.get("cols"),
+                                      **at))
+
+
+def _recording():
+    from tapeflow.framework import registry  # noqa: PLC0415
+
+    return any(tape._recording for tape in registry._TAPES)
 
 
 def _is_watched(t):
@@ -184,14 +207,14 @@ def _conv_backprop_input_grad(op, ddx):
 
 
 @op("ConvBackpropFilter")
-def _conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups):
-    return _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups)
+def _conv_backprop_filter(x, dy, w_shape, strides, dilations, pads, groups, cols=None):
+    return _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups, cols)
 
 
 @_conv_backprop_filter.defgrad
 def _conv_backprop_filter_grad(op, ddw):
     x, dy = op.inputs
-    at = {k: v for k, v in op.attrs.items() if k != "w_shape"}
+    at = {k: v for k, v in op.attrs.items() if k not in ("w_shape", "cols")}
     return (_conv_backprop_input(dy, ddw, x_shape=x._value.shape, **at), _conv(x, ddw, **at))
 
 
@@ -483,8 +506,9 @@ def _conv_nd(input, filters, n, strides, padding, data_format, dilations, name):
             raise InvalidArgumentError(
                 f"{name}: the (dilated) filter {tuple(ks)} is larger than the padded input "
                 f"{tuple(spatial)}; computed output size would be negative.")
+    recording = _recording()
     y = _conv(x, w, strides=st, dilations=dl, pads=pads, groups=groups,
-              need_dx=_is_watched(x))
+              need_dx=recording and _is_watched(x), cache={} if recording else None)
     return _to_first(y, cf)
 
 

@@ -15,7 +15,7 @@ remembers, so a Dense layer with those activations uses the fused linear part an
 activation op.
 """
 
-from tapeflow._backend import np
+from tapeflow._backend import blas, np
 from tapeflow.framework import registry as _reg
 from tapeflow.framework import variable as _var
 from tapeflow.framework.errors import InvalidArgumentError
@@ -43,9 +43,9 @@ def _apply(y, activation):
 @op("_FusedDense")
 def _fused_dense(x, kernel, *bias, activation, need_dx=True):
     if x.ndim == 2:
-        y = np.dot(x, kernel)
+        y = blas.dot(x, kernel)
     else:  # one GEMM over the flattened leading axes
-        y = np.dot(x.reshape(-1, x.shape[-1]), kernel).reshape(x.shape[:-1] + kernel.shape[1:])
+        y = blas.dot(x.reshape(-1, x.shape[-1]), kernel).reshape(x.shape[:-1] + kernel.shape[1:])
     if bias:
         y += bias[0]
     return _apply(y, activation)
@@ -65,8 +65,8 @@ def _fused_dense_raw_grad(op, g):
     g2 = g.reshape(-1, units)
     x2 = x.reshape(-1, kernel.shape[0])
     # the input's gradient (a GEMM as large as the kernel's) only when a tape watches it
-    dx = np.dot(g2, kernel.T).reshape(x.shape) if op.attrs["need_dx"] else None
-    dk = np.dot(x2.T, g2)
+    dx = blas.dot(g2, kernel.T).reshape(x.shape) if op.attrs["need_dx"] else None
+    dk = blas.dot(x2.T, g2)
     if len(op.inputs) == 3:
         return dx, dk, np.add.reduce(g2, axis=0)
     return dx, dk

@@ -23,6 +23,7 @@ LAYER_CASES = [
     (L.GaussianNoise, {"stddev": 0.1}, (2, 4), (2, 4), 0),
     (L.ActivityRegularization, {"l1": 0.01, "l2": 0.01}, (2, 4), (2, 4), 0),
     (L.Normalization, {"mean": 1.0, "variance": 4.0}, (2, 4), (2, 4), 0),
+    (L.Masking, {"mask_value": 0.0}, (2, 3, 4), (2, 3, 4), 0),
     (L.Concatenate, {"axis": -1}, [(2, 3), (2, 4)], (2, 7), 0),
     (L.Add, {}, [(2, 3), (2, 3)], (2, 3), 0),
     (L.Subtract, {}, [(2, 3), (2, 3)], (2, 3), 0),
@@ -118,3 +119,17 @@ def test_flatten_channels_first_moves_channels_last():
 def test_dense_rejects_non_positive_units():
     with pytest.raises(ValueError, match="Received: units=0"):
         L.Dense(0)
+
+
+def test_masking_zeroes_masked_steps_and_an_lstm_skips_them():
+    x = np.zeros((2, 4, 3), "float32")
+    x[0, :2] = 1.0
+    x[1] = 2.0
+    out = L.Masking()(x)
+    assert out._keras_mask.numpy().tolist() == [[True, True, False, False], [True] * 4]
+    keras.utils.set_random_seed(0)
+    lstm = L.LSTM(2)
+    masked = keras.Sequential([keras.Input((4, 3)), L.Masking(), lstm])
+    short = keras.Sequential([keras.Input((2, 3)), lstm])
+    np.testing.assert_allclose(masked(x).numpy()[0], short(x[:, :2]).numpy()[0], rtol=1e-5,
+                               atol=1e-6)

@@ -219,3 +219,11 @@ def test_second_order_pool(fn):
         dn = np.sum(inner_grad(tf.constant(xv - e)).numpy() * cot)
         num.reshape(-1)[j] = (up - dn) / 2e-6
     np.testing.assert_allclose(got, num, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(strides=1, padding="SAME"), dict(strides=2, padding="SAME"),
+                                dict(strides=1, padding="VALID", dilations=2)])
+def test_conv2d_many_channels_input_grad(kw):
+    # C >= 8 takes the per-offset GEMM path of the input gradient
+    x, w = _r(1, 5, 5, 8), _r(3, 3, 8, 2)
+    _fd_check(lambda x: tf.nn.conv2d(x, tf.constant(w), **kw), [x])

@@ -76,6 +76,16 @@ CASES = [
      (2, 4, 2), 6, 0),
     (L.LSTM, dict(units=2, activation="relu", recurrent_activation="hard_sigmoid"), (2, 4, 5),
      (2, 2), 3, 0),
+    (L.DepthwiseConv1D, dict(kernel_size=3, depth_multiplier=2, padding="same"), (2, 6, 3),
+     (2, 6, 6), 2, 0),
+    (L.SeparableConv1D, dict(filters=4, kernel_size=3, strides=2), (2, 7, 3), (2, 3, 4), 3, 0),
+    (L.ZeroPadding3D, dict(padding=(1, 0, 2)), (1, 2, 2, 2, 3), (1, 4, 2, 6, 3), 0, 0),
+    (L.Cropping3D, dict(cropping=((1, 0), (0, 1), (1, 1))), (1, 3, 3, 4, 2), (1, 2, 2, 2, 2),
+     0, 0),
+    (L.UpSampling3D, dict(size=(1, 2, 2)), (1, 2, 2, 2, 3), (1, 2, 4, 4, 3), 0, 0),
+    (L.Masking, dict(mask_value=0.0), (2, 4, 3), (2, 4, 3), 0, 0),
+    (L.GaussianDropout, dict(rate=0.3), (2, 4, 3), (2, 4, 3), 0, 0),
+    (L.AlphaDropout, dict(rate=0.3), (2, 4, 3), (2, 4, 3), 0, 0),
 ]
 
 
@@ -97,6 +107,8 @@ def test_embedding_contract_and_mask():
 
 
 def test_attention_contracts():
+    run_layer_test(L.AdditiveAttention, dict(), input_shape=[(2, 3, 4), (2, 5, 4)],
+                   expected_output_shape=(2, 3, 4), expected_num_trainable_weights=1)
     run_layer_test(L.Attention, dict(use_scale=True), input_shape=[(2, 3, 4), (2, 5, 4)],
                    expected_output_shape=(2, 3, 4), expected_num_trainable_weights=1)
     # MultiHeadAttention takes (query, value) as two positional arguments
@@ -244,3 +256,33 @@ def test_channels_first_matches_channels_last(cls, kw):
     y_first = first(np.transpose(x, (0, 3, 1, 2))).numpy()
     np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_depthwise_conv1d_matches_2d():
+    x = np.random.default_rng(2).standard_normal((2, 7, 3)).astype("float32")
+    d1 = L.DepthwiseConv1D(3, depth_multiplier=2)
+    y1 = d1(x).numpy()
+    d2 = L.DepthwiseConv2D((3, 1), depth_multiplier=2)
+    d2(x[:, :, None, :])
+    k, b = d1.get_weights()
+    d2.set_weights([k[:, None], b])
+    np.testing.assert_allclose(d2(x[:, :, None, :]).numpy()[:, :, 0], y1, rtol=1e-5, atol=1e-6)
+
+
+def test_masking_feeds_lstm():
+    x = np.random.default_rng(4).standard_normal((2, 5, 3)).astype("float32")
+    x[0, 3:] = 0.0
+    model = keras.Sequential([keras.Input((5, 3)), L.Masking(), L.LSTM(2)])
+    got = model(x).numpy()
+    lstm = model.layers[-1]
+    np.testing.assert_allclose(got[0], lstm(x[:1, :3]).numpy()[0], rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_masked_statistics():
+    x = np.random.default_rng(6).standard_normal((2, 4, 3)).astype("float32")
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0]], bool)
+    bn = L.BatchNormalization(momentum=0.0)
+    bn(x, mask=mask, training=True)
+    real = x[mask]
+    np.testing.assert_allclose(bn.moving_mean.numpy(), real.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), real.var(0), rtol=1e-5, atol=1e-6)

@@ -17,7 +17,7 @@ from tapeflow.ops import math_ops as M
 from tapeflow.ops import nn_ops as N
 from tapeflow.ops import reduction_ops as R
 
-__all__ = ["Attention", "MultiHeadAttention"]
+__all__ = ["Attention", "AdditiveAttention", "MultiHeadAttention"]
 
 _NEG = 1e9
 
@@ -137,6 +137,37 @@ class Attention(Layer):
         c = U.base_config(self)
         c.update({"use_scale": self.use_scale, "score_mode": self.score_mode,
                   "dropout": self.dropout, "seed": self.seed})
+        return c
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau) attention: ``scores = sum(scale * tanh(q + k), axis=-1)`` with a
+    learned per-feature ``scale`` (shape (dim,)) when ``use_scale``.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.AdditiveAttention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
+    TensorShape([2, 3, 4])
+    """
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, input_shape):
+        dim = input_shape[0][-1]
+        self.scale = self.add_weight(name="scale", shape=(dim,),
+                                     initializer="glorot_uniform") if self.use_scale else None
+        self.concat_score_weight = None
+
+    def _scores(self, q, k):
+        t = M.tanh(A.expand_dims(q, -2) + A.expand_dims(k, -3))
+        if self.scale is not None:
+            t = t * self.scale
+        return R.reduce_sum(t, axis=-1)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"use_scale": self.use_scale, "dropout": self.dropout})
         return c
 
 

@@ -14,8 +14,8 @@ from tapeflow.ops import conv_ops as C
 from tapeflow.ops import math_ops as M
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-           "Conv3DTranspose", "DepthwiseConv2D", "SeparableConv2D", "Convolution1D",
-           "Convolution2D", "Convolution3D"]
+           "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+           "SeparableConv2D", "Convolution1D", "Convolution2D", "Convolution3D"]
 
 
 def _conv_out_len(length, k, padding, stride, dilation):
@@ -472,3 +472,97 @@ class SeparableConv2D(BaseConv):
         config["pointwise_regularizer"] = U.serialize("regularizer", self.pointwise_regularizer)
         config["pointwise_constraint"] = U.serialize("constraint", self.pointwise_constraint)
         return config
+
+
+_FMT = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW")}
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1-D convolution: kernel (k, in, depth_multiplier), output channel
+    ``c * depth_multiplier + m``.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.DepthwiseConv1D(3, depth_multiplier=2)(np.ones((1, 6, 3))).shape
+    TensorShape([1, 4, 6])
+    """
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
+                         dilation_rate, activation, use_bias, depthwise_initializer,
+                         bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.input_spec = InputSpec(ndim=3, axes={self._channel_axis(): input_shape[
+            self._channel_axis()]})
+
+    def call(self, inputs):
+        k, c, mult = self.kernel.shape
+        w = A.reshape(self.kernel, [k, 1, c * mult])
+        y = C._conv_nd(inputs, w, 1, self.strides, self.padding.upper(),
+                       _FMT[1][self._channels_first], self.dilation_rate, "DepthwiseConv1D")
+        if self.use_bias:
+            y = _add_bias(y, self.bias, self._channels_first, 1)
+        return self.activation(y) if self.activation is not None else y
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise 1-D convolution then a pointwise (size 1) convolution; weights
+    ``depthwise_kernel`` (k, in, mult), ``pointwise_kernel`` (1, in*mult, filters), ``bias``.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.SeparableConv1D(4, 3, padding="same")(np.ones((1, 6, 3))).shape
+    TensorShape([1, 6, 4])
+    """
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         depth_multiplier, activation, use_bias, depthwise_initializer,
+                         pointwise_initializer, bias_initializer, depthwise_regularizer,
+                         pointwise_regularizer, bias_regularizer, activity_regularizer,
+                         depthwise_constraint, pointwise_constraint, bias_constraint, **kwargs)
+
+    def build(self, input_shape):
+        c = input_shape[self._channel_axis()]
+        m = self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(
+            name="depthwise_kernel", shape=self.kernel_size + (c, m),
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
+        self.pointwise_kernel = self.add_weight(
+            name="pointwise_kernel", shape=(1, c * m, self.filters),
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
+        self.bias = self.add_weight(
+            name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
+            if self.use_bias else None
+        self.input_spec = InputSpec(ndim=3, axes={self._channel_axis(): c})
+
+    def call(self, inputs):
+        k, c, m = self.depthwise_kernel.shape
+        fmt = _FMT[1][self._channels_first]
+        dw = A.reshape(self.depthwise_kernel, [k, 1, c * m])
+        h = C._conv_nd(inputs, dw, 1, self.strides, self.padding.upper(), fmt,
+                       self.dilation_rate, "SeparableConv1D")
+        y = C._conv_nd(h, self.pointwise_kernel, 1, 1, "VALID", fmt, None, "SeparableConv1D")
+        if self.use_bias:
+            y = _add_bias(y, self.bias, self._channels_first, 1)
+        return self.activation(y) if self.activation is not None else y

@@ -19,135 +19,22 @@ from tapeflow.framework.variable import Variable
 from tapeflow.keras import backend as K
 from tapeflow.keras.layers import node as _node
 from tapeflow.keras.layers.input_spec import assert_input_compatibility
+from tapeflow.keras.layers.variables import (  # noqa: F401  (KerasVariable is re-exported)
+    _AUTOCAST,
+    _N_REGULARIZED,
+    KerasVariable,
+    _cast,
+    _np_dtype,
+    _TrackedDict,
+    _TrackedList,
+)
 
 __all__ = ["Layer", "KerasVariable"]
 
 _CALL_STACK = []        # training value of every layer call in progress (inherited by inner calls)
 _SYMBOLIC = [0]         # > 0 while output shapes are being inferred: add_loss is ignored there
 _LOSS_HOLDERS = []      # layers whose _losses are non-empty: cleared when an outer call starts
-_N_REGULARIZED = [0]    # variables ever given a regularizer (0: `losses` skips the scan)
-_AUTOCAST = []          # compute dtype of mixed-precision calls in progress (None: no cast)
 _SIGNATURES = {}        # class -> (call takes training, call takes mask, call param names)
-
-
-class KerasVariable(Variable):
-    """A layer weight: a ``tf.Variable`` whose ``name`` is plain (``"kernel"``) and whose ``path``
-    is ``"<layer name>/kernel"``.
-
-    >>> from tapeflow import keras
-    >>> keras.backend.clear_session()
-    >>> layer = keras.layers.Dense(2)
-    >>> layer.build((None, 3))
-    >>> layer.kernel.name, layer.kernel.path, tuple(layer.kernel.shape)
-    ('kernel', 'dense/kernel', (3, 2))
-    """
-
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None,
-                 regularizer=None, path=None):
-        super().__init__(initial_value, trainable=trainable, name=name or "variable",
-                         dtype=dtype, constraint=constraint)
-        self.path = path or self._name
-        self.regularizer = regularizer
-
-    @property
-    def name(self):
-        return self._name
-
-    @property
-    def value(self):
-        """The current value as a Tensor (reads are recorded on active tapes). Inside the call
-        of a mixed-precision layer, float variables are read in its compute dtype."""
-        if _AUTOCAST and _AUTOCAST[-1] is not None and self._value.dtype.kind == "f" and \
-                self._value.dtype != _np_dtype(_AUTOCAST[-1]):
-            return _cast(self._read(), _AUTOCAST[-1])
-        return self._read()
-
-    @property
-    def regularizer(self):
-        return self.__dict__.get("_regularizer")
-
-    @regularizer.setter
-    def regularizer(self, value):
-        if value is not None and self.__dict__.get("_regularizer") is None:
-            _N_REGULARIZED[0] += 1
-        self.__dict__["_regularizer"] = value
-
-    @property
-    def constraint(self):
-        return self._constraint
-
-    @constraint.setter
-    def constraint(self, value):
-        self._constraint = value
-
-    def __repr__(self):
-        return (f"<KerasVariable shape={tuple(self._value.shape)}, dtype={self.dtype.name}, "
-                f"path={self.path}>")
-
-    def __deepcopy__(self, memo):
-        v = KerasVariable(self._value.copy(), trainable=self._trainable, name=self._name,
-                          constraint=self._constraint, regularizer=self.regularizer,
-                          path=self.path)
-        return v
-
-
-class _TrackedList(list):
-    """A list attribute of a layer: layers and variables appended later are tracked too."""
-
-    def __init__(self, values, owner):
-        super().__init__(values)
-        self._owner = owner
-
-    def append(self, value):
-        self._owner._track_value(value)
-        super().append(value)
-
-    def extend(self, values):
-        values = list(values)
-        for v in values:
-            self._owner._track_value(v)
-        super().extend(values)
-
-    def insert(self, index, value):
-        self._owner._track_value(value)
-        super().insert(index, value)
-
-    def __setitem__(self, key, value):
-        for v in (value if isinstance(key, slice) else [value]):
-            self._owner._track_value(v)
-        super().__setitem__(key, value)
-
-    def __iadd__(self, values):
-        self.extend(values)
-        return self
-
-    def __reduce__(self):
-        return list, (list(self),)
-
-
-class _TrackedDict(dict):
-    """A dict attribute of a layer: layers and variables stored later are tracked too."""
-
-    def __init__(self, values, owner):
-        super().__init__(values)
-        self._owner = owner
-
-    def __setitem__(self, key, value):
-        self._owner._track_value(value)
-        super().__setitem__(key, value)
-
-    def update(self, *args, **kwargs):
-        for v in dict(*args, **kwargs).values():
-            self._owner._track_value(v)
-        super().update(*args, **kwargs)
-
-    def setdefault(self, key, default=None):
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def __reduce__(self):
-        return dict, (dict(self),)
 
 
 # Attributes the base class manages itself; they are never wrapped or scanned by the tracker.
@@ -876,22 +763,6 @@ def _tuple_shape(s):
     if isinstance(s, (list, tuple)):
         return [_tuple_shape(v) for v in s]
     return s
-
-
-def _cast(t, dtype):
-    from tapeflow.ops.math_ops import cast  # noqa: PLC0415 - keras sits above the ops
-
-    return cast(t, dtype)
-
-
-_NP_DTYPES = {}
-
-
-def _np_dtype(name):
-    dt = _NP_DTYPES.get(name)
-    if dt is None:
-        dt = _NP_DTYPES[name] = np.dtype(name)
-    return dt
 
 
 def _to_input(x, target):

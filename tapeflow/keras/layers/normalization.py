@@ -12,6 +12,7 @@ from tapeflow.keras.layers.layer import Layer
 from tapeflow.ops import array_ops as A
 from tapeflow.ops import math_ops as M
 from tapeflow.ops import nn_ops as N
+from tapeflow.ops import reduction_ops as R
 
 __all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
 
@@ -28,6 +29,19 @@ def _norm_axes(axis, ndim, name):
 
 def _bshape(ndim, axes, shape):
     return [shape[i] if i in axes else 1 for i in range(ndim)]
+
+
+def _masked_moments(x, mask, axes):
+    """Mean and biased variance over ``axes`` counting only the unmasked positions (the mask
+    covers the leading axes of ``x`` and broadcasts over the rest)."""
+    m = M.cast(mask, x.dtype)
+    while m.shape.rank < x.shape.rank:
+        m = A.expand_dims(m, -1)
+    m = m * M.ones_like(x)
+    count = R.reduce_sum(m, axis=axes, keepdims=True)
+    mean = R.reduce_sum(x * m, axis=axes, keepdims=True) / count
+    var = R.reduce_sum((x - mean) ** 2 * m, axis=axes, keepdims=True) / count
+    return mean, var
 
 
 class BatchNormalization(Layer):
@@ -94,7 +108,10 @@ class BatchNormalization(Layer):
         reduce_axes = [i for i in range(ndim) if i != ax]
         bshape = _bshape(ndim, [ax], inputs.shape.as_list())
         if training and self.trainable:
-            mean, var = N.moments(inputs, axes=reduce_axes, keepdims=True)
+            if mask is None:
+                mean, var = N.moments(inputs, axes=reduce_axes, keepdims=True)
+            else:
+                mean, var = _masked_moments(inputs, mask, reduce_axes)
             self._update_moving(mean, var)
         else:
             mean = A.reshape(self.moving_mean, bshape)

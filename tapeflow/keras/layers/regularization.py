@@ -7,7 +7,8 @@ from tapeflow.keras.layers import _layer_utils as U
 from tapeflow.keras.layers.input_spec import InputSpec
 from tapeflow.keras.layers.layer import Layer
 
-__all__ = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+__all__ = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+           "AlphaDropout"]
 
 
 class _SpatialDropout(Layer):
@@ -88,3 +89,86 @@ class SpatialDropout3D(_SpatialDropout):
     """
 
     rank = 3
+
+
+def _check_rate(rate):
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise ValueError(f"Invalid value received for argument `rate`. Expected a float value "
+                         f"between 0 and 1. Received: rate={rate!r}")
+    return float(rate)
+
+
+class GaussianDropout(Layer):
+    """Multiplies the inputs by noise ``N(1, rate / (1 - rate))`` in training.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.GaussianDropout(0.3)(np.ones((2, 3)), training=False).numpy()
+    array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = _check_rate(rate)
+        self.seed = seed
+        self._gen = _rng.make_generator(seed)
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        if not training or not 0 < self.rate < 1:
+            return inputs
+        std = (self.rate / (1.0 - self.rate)) ** 0.5
+        noise = self._gen.normal(1.0, std, tuple(inputs.shape))
+        return inputs * _wrap(noise.astype(inputs.dtype.as_numpy_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"rate": self.rate, "seed": self.seed})
+        return c
+
+
+class AlphaDropout(Layer):
+    """Dropout that keeps the mean and variance of SELU activations (Klambauer et al. 2017).
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> y = keras.layers.AlphaDropout(0.2, seed=0)(np.zeros((1000, 50)), training=True)
+    >>> bool(abs(float(y.numpy().mean())) < 0.05)
+    True
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = _check_rate(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._gen = _rng.make_generator(seed)
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        if not training or not 0 < self.rate < 1:
+            return inputs
+        alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+        shape = tuple(inputs.shape)
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape,
+                                                                 strict=True))
+        dt = inputs.dtype.as_numpy_dtype
+        kept = (self._gen.random(shape) >= self.rate).astype(dt)
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        x = inputs * _wrap(kept) + _wrap((alpha_p * (1 - kept)).astype(dt))
+        return x * a + b
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"rate": self.rate, "seed": self.seed,
+                  "noise_shape": None if self.noise_shape is None else list(self.noise_shape)})
+        return c

@@ -7,8 +7,8 @@ from tapeflow.keras.layers.layer import Layer
 from tapeflow.ops import array_ops as A
 from tapeflow.ops import linalg_ops as L
 
-__all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D",
-           "UpSampling2D"]
+__all__ = ["ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+           "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D"]
 
 
 def _pairs(value, n, name):
@@ -243,4 +243,90 @@ class UpSampling2D(Layer):
         c = U.base_config(self)
         c.update({"size": self.size, "data_format": self.data_format,
                   "interpolation": self.interpolation})
+        return c
+
+
+class ZeroPadding3D(Layer):
+    """Pads the three spatial axes with zeros: ``padding`` int, 3 ints or 3 (before, after)
+    pairs.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.ZeroPadding3D(1)(np.ones((1, 2, 2, 2, 1))).shape
+    TensorShape([1, 4, 4, 4, 1])
+    """
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pairs(padding, 3, "padding")
+        self.data_format = U.normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        sp = [list(p) for p in self.padding]
+        p = [[0, 0], [0, 0]] + sp if self.data_format == "channels_first" else \
+            [[0, 0]] + sp + [[0, 0]]
+        return A.pad(inputs, p)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"padding": self.padding, "data_format": self.data_format})
+        return c
+
+
+class Cropping3D(Layer):
+    """Crops the three spatial axes: ``cropping`` int, 3 ints or 3 (before, after) pairs.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.Cropping3D(1)(np.ones((1, 4, 4, 4, 1))).shape
+    TensorShape([1, 2, 2, 2, 1])
+    """
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pairs(cropping, 3, "cropping")
+        self.data_format = U.normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        shape = inputs.shape.as_list()
+        off = 2 if self.data_format == "channels_first" else 1
+        key = [slice(None)] * 5
+        for i, (a, b) in enumerate(self.cropping):
+            key[off + i] = slice(a, shape[off + i] - b)
+        return inputs[tuple(key)]
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"cropping": self.cropping, "data_format": self.data_format})
+        return c
+
+
+class UpSampling3D(Layer):
+    """Repeats each voxel ``size`` times along the three spatial axes.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.UpSampling3D(2)(np.ones((1, 1, 2, 3, 1))).shape
+    TensorShape([1, 2, 4, 6, 1])
+    """
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = U.normalize_tuple(size, 3, "size")
+        self.data_format = U.normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        off = 2 if self.data_format == "channels_first" else 1
+        x = inputs
+        for i, s in enumerate(self.size):
+            n = x.shape[off + i]
+            x = A.gather(x, np.repeat(np.arange(n), s), axis=off + i)
+        return x
+
+    def get_config(self):
+        c = U.base_config(self)
+        c.update({"size": self.size, "data_format": self.data_format})
         return c
