@@ -47,10 +47,16 @@ def demo(epochs=20, batch_size=32, verbose=1, seed=0):
 
 
 def main(argv=None):
-    """Entry point of the ``tapeflow`` console script."""
+    """Entry point of the ``tapeflow`` console script (``demo`` and ``plot``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "plot":
+        from tapeflow._plot_cli import main as plot_main  # noqa: PLC0415 - needs matplotlib
+
+        return plot_main(argv[1:])
     parser = argparse.ArgumentParser(prog="tapeflow", description="tapeflow command line")
     sub = parser.add_subparsers(dest="command")
     p_demo = sub.add_parser("demo", help="train an MLP on the bundled handwritten digits")
+    sub.add_parser("plot", help="draw a teaching picture to a PNG (see: tapeflow plot --help)")
     p_demo.add_argument("--epochs", type=int, default=20)
     p_demo.add_argument("--batch-size", type=int, default=32)
     p_demo.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))

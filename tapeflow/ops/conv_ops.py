@@ -180,6 +180,32 @@ def _conv_grad(op, dy):
                                       **at))
 
 
+@op("ConvBiasAct")
+def _conv_bias_act(x, w, b, strides, dilations, pads, groups, relu, need_dx=True, cache=None):
+    # conv + bias (+ relu) in place on the GEMM output: no extra full-size temporaries
+    y = _conv_fwd(x, w, strides, dilations, pads, groups, cache)
+    y += b
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y
+
+
+@_conv_bias_act.defgrad
+def _conv_bias_act_grad(op, dy):
+    from tapeflow.ops import nn_ops, reduction_ops  # noqa: PLC0415
+
+    x, w, b = op.inputs
+    at = dict(op.attrs)
+    relu = at.pop("relu")
+    need_dx = at.pop("need_dx", True)
+    cache = at.pop("cache", None) or {}
+    dz = nn_ops._relu_backprop(dy, op.outputs[0]) if relu else dy
+    db = reduction_ops.reduce_sum(dz, axis=list(range(dz.shape.rank - 1)))
+    dx = _conv_backprop_input(dz, w, x_shape=x._value.shape, **at) if need_dx else None
+    return (dx, _conv_backprop_filter(x, dz, w_shape=w._value.shape, cols=cache.get("cols"),
+                                      **at), db)
+
+
 def _recording():
     from tapeflow.framework import registry  # noqa: PLC0415
 
@@ -471,7 +497,8 @@ def _check_float_pair(x, w, name):
                                    f"{x.dtype.name} and {w.dtype.name}.")
 
 
-def _conv_nd(input, filters, n, strides, padding, data_format, dilations, name):  # noqa: A002
+def _conv_nd(input, filters, n, strides, padding, data_format, dilations, name,  # noqa: A002
+             bias=None, relu=False):
     x = to_tensor(input)
     w = to_tensor(filters)
     _check_float_pair(x, w, name)
@@ -507,8 +534,12 @@ def _conv_nd(input, filters, n, strides, padding, data_format, dilations, name):
                 f"{name}: the (dilated) filter {tuple(ks)} is larger than the padded input "
                 f"{tuple(spatial)}; computed output size would be negative.")
     recording = _recording()
-    y = _conv(x, w, strides=st, dilations=dl, pads=pads, groups=groups,
+    at = dict(strides=st, dilations=dl, pads=pads, groups=groups,
               need_dx=recording and _is_watched(x), cache={} if recording else None)
+    if bias is not None:
+        y = _conv_bias_act(x, w, to_tensor(bias), relu=bool(relu), **at)
+    else:
+        y = _conv(x, w, **at)
     return _to_first(y, cf)
 
 

@@ -227,3 +227,17 @@ def test_conv2d_many_channels_input_grad(kw):
     # C >= 8 takes the per-offset GEMM path of the input gradient
     x, w = _r(1, 5, 5, 8), _r(3, 3, 8, 2)
     _fd_check(lambda x: tf.nn.conv2d(x, tf.constant(w), **kw), [x])
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_fused_conv_bias_act_fd(relu):
+    from tapeflow.ops import conv_ops
+
+    def f(x, w, b):
+        return conv_ops._conv_nd(x, w, 2, 2, "SAME", "NHWC", None, "conv2d", bias=b, relu=relu)
+
+    _fd_check(f, [_r(2, 5, 4, 2), _r(3, 3, 2, 3), _r(3)])
+    x, w, b = _r(2, 5, 4, 2), _r(3, 3, 2, 3), _r(3)
+    want = tf.nn.conv2d(x, w, 2, "SAME").numpy() + b
+    np.testing.assert_allclose(f(x, w, b).numpy(), np.maximum(want, 0) if relu else want,
+                               rtol=1e-12)

@@ -128,10 +128,27 @@ class BaseConv(Layer):
                           fmt[self._channels_first], self.dilation_rate, type(self).__name__)
 
     def call(self, inputs):
+        fused = self._fused_activation()
+        if self.use_bias and fused is not None:
+            # one recorded op for convolution + bias (+ relu), computed in place
+            fmt = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}[self.rank]
+            return C._conv_nd(inputs, self.kernel, self.rank, self.strides, self._tf_padding(),
+                              fmt[self._channels_first], self.dilation_rate,
+                              type(self).__name__, bias=self.bias, relu=fused)
         y = self.convolution_op(inputs, self.kernel)
         if self.use_bias:
             y = _add_bias(y, self.bias, self._channels_first, self.rank)
         return self.activation(y) if self.activation is not None else y
+
+    def _fused_activation(self):
+        """True for relu, False for linear, None for anything else (not fused)."""
+        from tapeflow.keras import activations  # noqa: PLC0415
+
+        if self.activation is None or self.activation is activations.linear:
+            return False
+        if self.activation is activations.relu:
+            return True
+        return None
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

@@ -25,9 +25,13 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 weights=None, lora_rank=None, lora_alpha=None, **kwargs):
+                 weights=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):
         input_length = kwargs.pop("input_length", None)
         del input_length
+        if quantization_config is not None:
+            raise ValueError(f"Embedding: quantization is not supported by tapeflow; expected "
+                             f"quantization_config=None, received {quantization_config!r}.")
         super().__init__(**kwargs)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
@@ -70,6 +74,6 @@ class Embedding(Layer):
             "embeddings_regularizer": U.serialize("regularizer", self.embeddings_regularizer),
             "activity_regularizer": U.serialize("regularizer", self.activity_regularizer),
             "embeddings_constraint": U.serialize("constraint", self.embeddings_constraint),
-            "mask_zero": self.mask_zero,
+            "mask_zero": self.mask_zero, "quantization_config": None,
         })
         return c

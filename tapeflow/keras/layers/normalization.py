@@ -61,8 +61,16 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, renorm=False,
+                 renorm_clipping=None, renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
+        if renorm:
+            # Batch renormalization (Ioffe 2017) is not implemented; Keras files save renorm=False.
+            raise ValueError("BatchNormalization: renorm=True is not supported by tapeflow; "
+                             "expected renorm=False.")
+        self.renorm = False
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = float(renorm_momentum)
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -150,7 +158,8 @@ class BatchNormalization(Layer):
             "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
             "beta_constraint": U.serialize("constraint", self.beta_constraint),
             "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
-            "synchronized": self.synchronized,
+            "synchronized": self.synchronized, "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum,
         })
         return c
 

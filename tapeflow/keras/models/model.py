@@ -204,7 +204,7 @@ class Model(Trainer, Layer):
         """Loads weights saved by ``save_weights`` (or by Keras)."""
         from tapeflow.keras.saving import saving_api  # noqa: PLC0415
 
-        return saving_api.load_weights(self, filepath)
+        return saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def to_json(self, **kwargs):
         """The model's config as a JSON string."""
