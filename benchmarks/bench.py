@@ -136,6 +136,10 @@ def main(argv=None):
     p.add_argument("--json", help="write every raw record to this file")
     p.add_argument("--profile", metavar="WID", help="cProfile tapeflow's workload WID and exit")
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="start no new round after this many seconds (keeps a run bounded)")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                   help="limit for one (framework, workload) process")
     args = p.parse_args(argv)
     if args.profile:
         profile(args.profile, args.epochs, args.top)
@@ -155,13 +159,19 @@ def main(argv=None):
     records = []
     values = {(fw, wid): [] for fw in frameworks for wid in args.workloads}
     extras = {}
+    rounds_done = 0
     for rnd in range(args.rounds):
+        if args.budget is not None and rnd and time.time() - t_start > args.budget:
+            print(f"  budget of {args.budget:.0f} s used: stopping after {rnd} rounds", flush=True)
+            break
+        rounds_done = rnd + 1
         order = frameworks[rnd % len(frameworks):] + frameworks[:rnd % len(frameworks)]
         for wid in args.workloads:
             epochs = args.epochs_small if wid in ("W4", "W5") else args.epochs
             for fw in order:
                 rec = run_workload(python[fw], fw, wid, epochs,
-                                   env=tf_env if fw == "tapeflow" else None)
+                                   env=tf_env if fw == "tapeflow" else None,
+                                   timeout=args.timeout)
                 rec.update(round=rnd, framework=fw, workload=wid)
                 records.append(rec)
                 if "error" in rec:
@@ -186,6 +196,7 @@ def main(argv=None):
         size[fw] = (int(r.stdout.strip() or 0), [PEER_DIST[fw]])
     elapsed = time.time() - t_start
 
+    args.rounds = rounds_done
     lines = _table(args, frameworks, peers, values, extras, imp, size, elapsed)
     text = "\n".join(lines)
     print()
@@ -210,7 +221,9 @@ def _table(args, frameworks, peers, values, extras, imp, size, elapsed):
              f"Rounds: {args.rounds}, each (framework, workload) in a fresh process, frameworks "
              f"alternating; one warm-up epoch then {args.epochs} timed epochs per round "
              f"({args.epochs_small} passes/epochs for W4/W5). Figures are medians over all "
-             f"timed epochs. Ratio = tapeflow speed / peer speed (>1: tapeflow faster).", ""]
+             f"timed epochs. Ratio = tapeflow speed / peer speed (>1: tapeflow faster)."
+             + (f" tapeflow environment: {' '.join(args.tapeflow_env)}." if args.tapeflow_env
+                else ""), ""]
     head = "| workload | unit | " + " | ".join(frameworks)
     for fw in peers:
         head += f" | ratio vs {fw}"

@@ -77,6 +77,8 @@ def _mean(x, axes, keepdims):
     # np.mean's own steps (sum, then divide by the count in place) without its dispatch cost
     s = np.add.reduce(x, axis=axes, keepdims=keepdims)
     if type(s) is np.ndarray:
+        if n < 1 << 24:  # n exact in float32: dividing in the array's dtype rounds the same
+            return np.true_divide(s, n, out=s)
         return np.true_divide(s, np.intp(n), out=s, casting="unsafe")
     return s.dtype.type(s / np.intp(n))
 

@@ -1,4 +1,5 @@
-"""docs/README_learning.md: its picture commands write PNGs of the stated sizes; its code runs."""
+"""The README's learning section: its picture commands write PNGs of the stated sizes; its code
+runs."""
 
 import os
 import re
@@ -9,14 +10,18 @@ import pytest
 from tapeflow._plot_cli import main as plot_main
 from tapeflow.plot import png_size
 
-DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "README_learning.md")
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+SECTION = "## Learning with tapeflow"
 
 pytest.importorskip("matplotlib")
 
 
 def _text():
     with open(DOC, encoding="utf-8") as f:
-        return f.read()
+        text = f.read()
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _plot_commands():
@@ -55,7 +60,7 @@ def test_readme_python_code_runs(tmp_path, monkeypatch, capsys):
     assert len(blocks) == 2
     ns = {}
     for code in blocks:
-        exec(compile(code, "docs/README_learning.md", "exec"), ns)
+        exec(compile(code, "README.md", "exec"), ns)
     assert "4. Gradient step" in capsys.readouterr().out
     for png in ("activations.png", "perceptron.png", "mlp.png"):
         assert png_size(tmp_path / png)[0] > 0
