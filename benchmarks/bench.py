@@ -156,6 +156,7 @@ def main(argv=None):
     print(f"frameworks: {frameworks}; rounds: {args.rounds}; timed epochs per round: "
           f"{args.epochs} ({args.epochs_small} for W4/W5)", flush=True)
     t_start = time.time()
+    args.load_start = os.getloadavg()[0]
     records = []
     values = {(fw, wid): [] for fw in frameworks for wid in args.workloads}
     extras = {}
@@ -215,7 +216,9 @@ def _table(args, frameworks, peers, values, extras, imp, size, elapsed):
     cmd = "python benchmarks/bench.py " + " ".join(sys.argv[1:])
     import numpy
 
-    lines = [f"Command: `{cmd.strip()}`  ", f"Date: {now}; wall time of the run {elapsed:.0f} s  ",
+    lines = [f"Command: `{cmd.strip()}`  ",
+             f"Date: {now}; wall time of the run {elapsed:.0f} s; load average (1 min) "
+             f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end  ",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPUs "
              f"({_cpu_name()}); Python {platform.python_version()}, NumPy {numpy.__version__}  ",
              f"Rounds: {args.rounds}, each (framework, workload) in a fresh process, frameworks "

@@ -37,6 +37,7 @@ from tapeflow.framework.dtypes import (  # noqa: F401
     uint32,
     uint64,
 )
+from tapeflow.framework.module import Module  # noqa: F401
 from tapeflow.framework.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa
 from tapeflow.framework.tensor import (  # noqa
     Tensor,
@@ -91,6 +92,13 @@ from tapeflow.ops.index_ops import (  # noqa: F401
     tensor_scatter_nd_update,
     unique,
 )
+from tapeflow.ops.init_ops import (  # noqa: F401
+    constant_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    zeros_initializer,
+)
 from tapeflow.ops.linalg_ops import (  # noqa: F401
     einsum,
     matmul,  # noqa: F401
@@ -100,8 +108,14 @@ from tapeflow.ops.linalg_ops import (  # noqa: F401
 from tapeflow.ops.logging_ops import print_ as print  # noqa: E402,F401,A001
 from tapeflow.ops.math_ops import (  # noqa: F401
     abs,
+    acos,
+    acosh,
     add,
+    asin,
+    asinh,
     atan,
+    atan2,
+    atanh,
     cast,
     clip_by_value,
     cos,
@@ -124,7 +138,10 @@ from tapeflow.ops.math_ops import (  # noqa: F401
     not_equal,
     ones_like,
     pow,
+    realdiv,
     round,
+    saturate_cast,
+    scalar_mul,
     sigmoid,
     sign,
     sin,
@@ -138,6 +155,21 @@ from tapeflow.ops.math_ops import (  # noqa: F401
     truediv,
     where,
     zeros_like,
+)
+from tapeflow.ops.misc_ops import (  # noqa: F401
+    control_dependencies,
+    device,
+    ensure_shape,
+    executing_eagerly,
+    get_static_value,
+    identity_n,
+    init_scope,
+    name_scope,
+    no_gradient,
+    repeat,
+    searchsorted,
+    shape_n,
+    slice,
 )
 from tapeflow.ops.reduction_ops import (  # noqa: F401
     argmax,
@@ -161,6 +193,7 @@ __version__ = "0.1.0"
 newaxis = None
 
 _LAZY = {"keras": "tapeflow.keras", "data": "tapeflow.data", "random": "tapeflow.random",
+         "bitwise": "tapeflow.bitwise",
          "debugging": "tapeflow.debugging", "teach": "tapeflow.teach"}
 
 

@@ -8,6 +8,7 @@ tracing counter (one "trace" per new input signature, as TensorFlow would retrac
 
 import functools
 
+from tapeflow._backend import np
 from tapeflow.framework import nest
 from tapeflow.framework.tensor import _TensorLike, convert_to_tensor
 from tapeflow.framework.tensor_spec import TensorSpec
@@ -95,9 +96,10 @@ class Function:
                 raise TypeError(f"{self._name}: Binding inputs to tf.function failed: Can not "
                                 f"cast {t!r} to {spec}.")
             if not spec.shape.is_compatible_with(t.shape):
-                raise ValueError(f"{self._name}: Python inputs incompatible with "
-                                 f"input_signature: input shape {t.shape} is not compatible "
-                                 f"with {spec}.")
+                # TensorFlow raises TypeError ("Binding inputs to tf.function failed")
+                raise TypeError(f"{self._name}: Binding inputs to tf.function failed: Can not "
+                                f"cast an input of shape {t.shape} to {spec} (input_signature "
+                                f"shape is not compatible).")
             return t
         if isinstance(spec, dict) and isinstance(arg, dict) and set(spec) == set(arg):
             return {k: self._bind(spec[k], arg[k]) for k in spec}
@@ -111,7 +113,7 @@ class Function:
         if self._input_signature is not None:
             args = self._check_signature(args, kwargs)
         self._traces.add(_signature_key(args, kwargs))
-        return self._python_function(*args, **kwargs)
+        return _outputs_as_tensors(self._python_function(*args, **kwargs))
 
     def __get__(self, instance, owner):
         # Decorating a method: bind the instance, keep one Function per instance.
@@ -134,6 +136,20 @@ class Function:
 
     def __repr__(self):
         return f"<tapeflow.function.Function {self._name}>"
+
+
+def _as_tensor(x):
+    # A traced function returns Tensors: Python numbers and arrays it returns become constants.
+    if x is None or isinstance(x, _TensorLike) or not isinstance(
+            x, (bool, int, float, np.ndarray, np.generic)):
+        return x
+    return convert_to_tensor(x)
+
+
+def _outputs_as_tensors(out):
+    if out is None or isinstance(out, _TensorLike):
+        return out
+    return nest.map_structure(_as_tensor, out)
 
 
 def _bad_spec(s):

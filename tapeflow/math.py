@@ -8,8 +8,14 @@ from tapeflow.ops.linalg_ops import (
 )
 from tapeflow.ops.math_ops import (  # noqa: F401
     abs,
+    acos,
+    acosh,
     add,
+    asin,
+    asinh,
     atan,
+    atan2,
+    atanh,
     ceil,
     cos,
     cosh,
@@ -17,6 +23,7 @@ from tapeflow.ops.math_ops import (  # noqa: F401
     divide_no_nan,
     equal,
     erf,
+    erfc,
     exp,
     expm1,
     floor,
@@ -39,12 +46,15 @@ from tapeflow.ops.math_ops import (  # noqa: F401
     minimum,
     mod,
     multiply,
+    multiply_no_nan,
     negative,
     not_equal,
     pow,
+    realdiv,
     reciprocal,
     round,
     rsqrt,
+    scalar_mul,
     sigmoid,
     sign,
     sin,
@@ -57,6 +67,15 @@ from tapeflow.ops.math_ops import (  # noqa: F401
     tan,
     tanh,
     truediv,
+    xdivy,
+    xlogy,
+)
+from tapeflow.ops.more_math_ops import (  # noqa: F401
+    bincount,
+    confusion_matrix,
+    in_top_k,
+    polyval,
+    reduce_euclidean_norm,
 )
 from tapeflow.ops.nn_ops import l2_normalize, log_sigmoid, log_softmax, softmax, softsign  # noqa: F401  # noqa: F401
 from tapeflow.ops.reduction_ops import (  # noqa: F401

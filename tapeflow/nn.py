@@ -21,6 +21,7 @@ from tapeflow.ops.conv_ops import (  # noqa: F401,E402
     separable_conv2d,
 )
 from tapeflow.ops.math_ops import sigmoid, softplus, tanh  # noqa: F401
+from tapeflow.ops.more_math_ops import crelu, in_top_k, normalize_moments  # noqa: F401
 from tapeflow.ops.nn_ops import (  # noqa: F401  # noqa: F401
     batch_normalization,
     bias_add,

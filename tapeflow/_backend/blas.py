@@ -1,28 +1,33 @@
-"""Matrix products with the BLAS thread count chosen by size (issue 7).
+"""The BLAS thread count for matrix products (issue 7).
 
 NumPy's OpenBLAS splits every product above a tiny size over all cores. On a small machine that
-does not pay for the products of a small-batch training step: waking a second thread and waiting
-for it costs more than it saves, and when another process holds the other core the product waits
-for a time slice (measured on the 2-core benchmark machine, W2 at batch 32: 627 us/step on one
-thread against 722 us/step on two; ``benchmarks/RESULTS.md``). Large products (W1's 128 x 784 x 512,
-prediction at batch 1024, convolution lowered to GEMM) gain from both cores.
+often does not pay: waking a second thread and waiting for it costs more than it saves on the
+products of a small-batch step, and when another process holds the other core each product waits
+for a time slice while the finished thread spins. Two tools:
 
-``dot(a, b)`` therefore runs products of fewer than ``SMALL`` multiply-adds on one BLAS thread and
-larger ones on the library's default count. The choice depends only on the shapes, so results are
-reproducible run to run. The thread count is switched through threadpoolctl (about 1.4 us each
-way, only for the products in between); without threadpoolctl, or with a BLAS it does not know,
-``dot`` is ``np.dot``.
+- ``single_thread()``: a block in which every BLAS call runs on one thread. ``fit``,
+  ``evaluate`` and ``predict`` run their batches in one (measured on the 2-core benchmark
+  machine with other work running: one thread is as fast or faster for W1-W6 and never
+  collapses, while two threads sometimes run 2-10x slower; ``benchmarks/RESULTS.md``).
+- ``dot(a, b)``: outside such a block (a hand-written training loop), products between
+  OpenBLAS's own one-thread cut-off and ``SMALL`` multiply-adds run on one thread, larger ones
+  on the library's default count (W2's products at batch 32: 627 us/step on one thread against
+  722 on two).
+
+Both depend only on shapes and call sites, so results are reproducible run to run. The thread
+count is switched through threadpoolctl (about 1.4 us); without it, or with a BLAS it does not
+know, they do nothing.
 """
 
 from tapeflow._backend import np
 
-__all__ = ["dot", "SMALL"]
+__all__ = ["dot", "single_thread", "SMALL"]
 
 SMALL = 1 << 24  # multiply-adds; below this one thread is faster on a busy or small machine
 # OpenBLAS itself runs products of at most 65536 * 4 multiply-adds on one thread.
 _TINY = 65536 * 4
 
-_state = {"libs": None, "default": None}
+_state = {"libs": None, "default": None, "single": 0}
 
 
 def _libs():
@@ -33,6 +38,8 @@ def _libs():
     else:
         libs = [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
                 if lib.internal_api == "openblas" and lib.num_threads > 1]
+        # NumPy's own OpenBLAS runs np.dot; another library's copy (SciPy's) is left alone.
+        libs = [lib for lib in libs if "numpy" in lib.filepath] or libs
     _state["libs"] = libs
     if libs:
         _state["default"] = [lib.num_threads for lib in libs]
@@ -49,7 +56,7 @@ def dot(a, b):
     [[3.0, 3.0], [3.0, 3.0]]
     """
     macs = a.shape[0] * a.shape[1] * b.shape[-1]
-    if macs <= _TINY or macs >= SMALL:
+    if macs <= _TINY or macs >= SMALL or _state["single"]:
         return np.dot(a, b)
     libs = _state["libs"]
     if libs is None:
@@ -63,3 +70,36 @@ def dot(a, b):
     finally:
         for lib, n in zip(libs, _state["default"]):
             lib.set_num_threads(n)
+
+
+class single_thread:  # noqa: N801 - used like a function: ``with blas.single_thread():``
+    """Runs every BLAS call inside the block on one thread, then restores the thread count.
+
+    ``fit``, ``evaluate`` and ``predict`` run their batches inside it. A step is a chain of
+    products and small ops; a second BLAS thread saves at most half of each product, but when
+    the second core is not free the product waits for it, and the finished thread spins after
+    each product. Measured on the 2-core benchmark machine with other work running, fresh
+    processes: W1 39-53k samples/s on one thread against 14-24k on two; W3 2.1-2.6k against
+    0.6-2.8k; W5 60-106k against 42-71k (``benchmarks/RESULTS.md``).
+
+    >>> from tapeflow._backend import blas
+    >>> with blas.single_thread():
+    ...     pass
+    """
+
+    def __enter__(self):
+        if _state["single"] == 0:
+            libs = _state["libs"]
+            if libs is None:
+                libs = _libs()
+            for lib in libs:
+                lib.set_num_threads(1)
+        _state["single"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        _state["single"] -= 1
+        if _state["single"] == 0:
+            for lib, n in zip(_state["libs"], _state["default"] or []):
+                lib.set_num_threads(n)
+        return False

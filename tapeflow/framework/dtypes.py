@@ -102,6 +102,13 @@ class DType:
     def __repr__(self):
         return f"tf.{self.name}"
 
+    @property
+    def is_numpy_compatible(self):
+        return True
+
+    def __str__(self):
+        return f"<dtype: '{self.name}'>"
+
     def __reduce__(self):
         return as_dtype, (self.name,)
 

@@ -125,6 +125,10 @@ class GradientTape:
           RuntimeError: on a second call to a non-persistent tape.
         """
         self._check_usable()
+        if target is None:
+            raise TypeError("GradientTape.gradient: argument `target` should be a list or nested "
+                            "structure of Tensors or Variables to be differentiated, but "
+                            "received None.")
         # A flat list/tuple of tensors (what training loops pass) needs no nest walk.
         flat_list = type(sources) in (list, tuple) and all(
             isinstance(s, _TensorLike) for s in sources)
@@ -163,6 +167,8 @@ class GradientTape:
                 g = ops.ones_like(t)
             else:
                 g = _tensor.convert_to_tensor(og, dtype=t.dtype)
+                if g._value.shape != t._value.shape:
+                    _check_output_gradient_shape(g, t)
             prev = grads.get(id(t))
             grads[id(t)] = g if prev is None else prev + g
         was_recording = self._recording
@@ -303,15 +309,28 @@ class GradientTape:
             connected = connected or g is not None
             rows.append(g)
         self._finish()
-        if not connected and UnconnectedGradients(unconnected_gradients) is \
-                UnconnectedGradients.NONE:
-            return None
+        UnconnectedGradients(unconnected_gradients)  # validates the argument
+        # As TensorFlow: an unconnected source gives zeros here (not None), whatever
+        # ``unconnected_gradients`` says (TF keeps this for backward compatibility).
         out_shape = (b,) + tshape[1:] + sshape[1:]
         if m == 0:
             return ops.zeros(out_shape, dtype=source.dtype)
         filled = [ops.zeros_like(source) if g is None else g for g in rows]
         per = ops.stack(filled, axis=1)  # (b, m, *source_dims)
         return ops.reshape(per, out_shape)
+
+
+def _check_output_gradient_shape(g, t):
+    from tapeflow._backend import np
+    from tapeflow.framework.errors import InvalidArgumentError
+
+    try:
+        np.broadcast_shapes(g._value.shape, t._value.shape)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"GradientTape.gradient: output_gradients entry has shape {tuple(g._value.shape)} but "
+            f"its target has shape {tuple(t._value.shape)}; Incompatible shapes: they must be "
+            f"equal or broadcastable.") from None
 
 
 def _prod(dims):
@@ -326,6 +345,9 @@ class _Paused:
         self._tape = tape
 
     def __enter__(self):
+        if not any(t is self._tape for t in _reg._TAPES):
+            raise RuntimeError("Trying to stop recording a tape which is not recording (use "
+                               "stop_recording() inside the tape's `with` block).")
         self._was = self._tape._recording
         self._tape._recording = False
 
@@ -378,20 +400,27 @@ def custom_gradient(f=None):
             _var._ACCESS_WATCHERS.remove(accessed)
         flat_y = nest.flatten(y)
         outs = tuple(Tensor(_tensor.convert_to_tensor(o)._value) for o in flat_y)
-        wants_vars = "variables" in inspect.signature(grad_fn).parameters
+        params = inspect.signature(grad_fn).parameters
+        wants_vars = "variables" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         variables = []
-        if wants_vars:
-            seen = set()
-            for v in accessed:
-                if v._trainable and id(v) not in seen:
-                    seen.add(id(v))
-                    variables.append(v)
+        seen = set()
+        for v in accessed:
+            if v._trainable and id(v) not in seen:
+                seen.add(id(v))
+                variables.append(v)
+        if variables and not wants_vars:
+            raise TypeError(
+                f"@tf.custom_gradient grad_fn must accept keyword argument 'variables', since "
+                f"function {getattr(f, '__name__', 'f')!r} uses variables: "
+                f"{[v.name for v in variables]}; define grad_fn(*dys, variables=None) returning "
+                f"(input_grads, variable_grads).")
         rec_inputs = tuple(tensor_inputs) + tuple(variables)
         n_in = len(tensor_inputs)
 
         def grad(op, *dys):
             dy_arg = dys if len(dys) > 1 else dys[0]
-            if wants_vars:
+            if variables:  # as TensorFlow: grad_fn gets ``variables`` only when f used some
                 in_grads, var_grads = grad_fn(*nest.flatten(dy_arg), variables=variables)
                 in_grads = list(nest.flatten(in_grads) if isinstance(in_grads, (list, tuple))
                                 else [in_grads])

@@ -183,7 +183,7 @@ class _TensorLike:
 
     def __len__(self):
         if self._value.ndim == 0:
-            raise TypeError("len is not well defined for a rank-0 Tensor.")
+            raise TypeError("Scalar tensor has no `len()`")
         return self._value.shape[0]
 
     def __iter__(self):
@@ -209,9 +209,12 @@ class _TensorLike:
     def __format__(self, spec):
         if self._value.ndim == 0:
             return format(self._value.item(), spec)
-        return format(str(self), spec)
+        return format(str(self._value), spec)  # as TensorFlow: the NumPy text of the value
 
-    __hash__ = None  # elementwise __eq__, as in TensorFlow 2: use .ref() for dict keys
+    def __hash__(self):
+        # elementwise __eq__, as in TensorFlow 2: use .ref() for dict keys
+        raise TypeError(f"{type(self).__name__} is unhashable. Instead, use "
+                        f"{type(self).__name__.lower()}.ref() as the key.")
 
     def ref(self):
         """A hashable reference to this object, for use as a dict key or set member."""
@@ -393,7 +396,12 @@ class Tensor(_TensorLike):
 def _np_repr(v):
     # Scalars print as NumPy 1.x did (``numpy=1.5``, ``numpy=3``, ``numpy=True``), as TF shows
     # them; a value that spans lines starts on a new line, as in TensorFlow's ``numpy_text``.
-    text = str(v[()]) if v.ndim == 0 else repr(v)
+    # TensorFlow 2.21 shows a float scalar as the Python float it converts to (float32 0.1 is
+    # ``numpy=0.10000000149011612``).
+    if v.ndim == 0:
+        text = repr(v.item()) if v.dtype.kind == "f" else str(v[()])
+    else:
+        text = repr(v)
     return "\n" + text if "\n" in text else text
 
 
@@ -425,7 +433,14 @@ def _python_to_array(value, dtype):
         return arr
     if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in value):
         value = [np.asarray(v) for v in value]
-    arr = np.asarray(value)
+    if value is None:
+        raise ValueError("Attempt to convert a value (None) with an unsupported type "
+                         "(<class 'NoneType'>) to a Tensor.")
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: the nested "
+                         f"lists of {_short(value)} have different lengths.") from None
     if arr.dtype.kind == "O":
         raise TypeError(f"Can't convert {value!r} to a Tensor: it has mixed or unsupported "
                         f"element types.")
@@ -440,6 +455,11 @@ def _python_to_array(value, dtype):
             return arr
         return arr.astype(np.int32)
     return arr
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _checked_cast(arr, dtype, original):

@@ -128,6 +128,13 @@ class Variable(_TensorLike):
         return v[()] if v.ndim == 0 else v
 
     def _check_assign(self, value, op_name):
+        if isinstance(value, _TensorLike) and value._value.dtype != self._value.dtype:
+            # TensorFlow converts the value to the variable's dtype, which a Tensor of another
+            # dtype refuses (Python values and NumPy arrays are converted).
+            raise ValueError(f"Variable.{op_name}: Tensor conversion requested dtype "
+                             f"{_dt.from_numpy(self._value.dtype).name} for Tensor with dtype "
+                             f"{_dt.from_numpy(value._value.dtype).name}; cast the value first "
+                             f"(variable {self._name!r}).")
         arr = _python_to_array(value, None)
         if arr.shape != self._value.shape:
             try:

@@ -431,11 +431,18 @@ for _name, _fn in _FUNCTIONS.items():
 
 
 def serialize(activation):
-    """The name of a built-in activation (``"relu"``), or a custom function's ``__name__``.
+    """The name of a built-in activation (``"relu"``), or Keras 3's dict for a custom function
+    (``{"module": "builtins", "class_name": "function", "config": <registered name>,
+    "registered_name": "function"}``, the registered name being ``"Package>name"`` when it was
+    registered with ``register_keras_serializable`` and its ``__name__`` otherwise).
 
     >>> from tapeflow import keras
     >>> keras.activations.serialize(keras.activations.swish)
     'silu'
+    >>> def my_act(x):
+    ...     return x
+    >>> keras.activations.serialize(my_act)["config"]
+    'my_act'
     """
     if activation is None:
         return "linear"
@@ -449,7 +456,12 @@ def serialize(activation):
     if name is None:
         raise ValueError(f"Cannot serialize activation {activation!r}: it is neither a built-in "
                          f"activation nor a named function.")
-    return name
+    if name == "<lambda>":
+        return name
+    from tapeflow.keras.saving.serialization_lib import get_registered_name
+
+    return {"module": "builtins", "class_name": "function",
+            "config": get_registered_name(activation), "registered_name": "function"}
 
 
 def deserialize(config, custom_objects=None):
@@ -468,6 +480,12 @@ def deserialize(config, custom_objects=None):
         if isinstance(name, dict):
             name = name.get("name")
         config = name
+    if isinstance(config, str) and config not in table:  # registered or in a custom scope
+        from tapeflow.keras.saving import serialization_lib as sl
+
+        found = sl._custom_by_name(config, sl._custom_table())
+        if found is not None:
+            return found
     if not isinstance(config, str) or config not in table:
         raise ValueError(f"Could not interpret activation function identifier: {config!r}. "
                          f"Valid names are: {sorted(_FUNCTIONS)}.")

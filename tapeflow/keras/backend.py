@@ -220,7 +220,7 @@ def get_dtype_policy(dtype):
     'float64'
     """
     if dtype is None:
-        return DTypePolicy()
+        return _STATE.get("dtype_policy") or DTypePolicy()
     if isinstance(dtype, DTypePolicy):
         return dtype
     if isinstance(dtype, dict):

@@ -12,9 +12,11 @@ import time
 import warnings
 
 from tapeflow._backend import np
+from tapeflow.keras import config as _config
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
+           "SwapEMAWeights",
            "TerminateOnNaN", "LambdaCallback", "RemoteMonitor",
            "TensorBoard"]
 
@@ -160,8 +162,16 @@ class CallbackList(Callback):
             cb.set_model(model)
 
     def _call(self, hook, *args):
-        for fn in self._active[hook]:
-            fn(*args)
+        # As Keras: `{}` rather than None; batch hooks get `logs` by keyword, the others
+        # positionally.
+        *args, logs = args
+        logs = {} if logs is None else logs
+        if "batch" in hook:
+            for fn in self._active[hook]:
+                fn(*args, logs=logs)
+        else:
+            for fn in self._active[hook]:
+                fn(*args, logs)
 
     def on_batch_begin(self, batch, logs=None):
         self._call("on_train_batch_begin", batch, logs)
@@ -177,11 +187,11 @@ class CallbackList(Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         for fn in self._active["on_train_batch_begin"]:
-            fn(batch, logs)
+            fn(batch, logs={} if logs is None else logs)
 
     def on_train_batch_end(self, batch, logs=None):
         for fn in self._active["on_train_batch_end"]:
-            fn(batch, logs)
+            fn(batch, logs={} if logs is None else logs)
 
     def on_test_batch_begin(self, batch, logs=None):
         self._call("on_test_batch_begin", batch, logs)
@@ -295,6 +305,8 @@ class ProgbarLogger(Callback):
         return self._stream or sys.stdout
 
     def _interactive(self):
+        if not _config.is_interactive_logging_enabled():
+            return False
         out = self._out()
         return (hasattr(out, "isatty") and out.isatty()) or "ipykernel" in sys.modules
 
@@ -352,6 +364,8 @@ class ProgbarLogger(Callback):
         self._write("\r" + self._pad(self._line(seen, logs, final=False)))
 
     def _finish(self, logs):
+        if self._steps is None and self._seen:
+            self._steps = self._seen   # Keras: an unknown length is known after one pass
         if not self.verbose:
             return
         line = self._line(self._seen, logs, final=True)
@@ -362,32 +376,10 @@ class ProgbarLogger(Callback):
             self._write(line + "\n")
 
     def _line(self, seen, logs, final):
-        steps = self._steps or seen
         elapsed = time.time() - self._start
-        width = len(str(steps))
-        parts = []
-        if self.verbose == 1:
-            done = min(20, int(20 * seen / steps)) if steps else 20
-            if self._interactive():
-                bar = f"\x1b[32m{'━' * done}\x1b[0m\x1b[37m{'━' * (20 - done)}\x1b[0m"
-            else:
-                bar = "━" * 20
-            parts.append(f"{seen:>{width}}/{steps} {bar}")
-        else:
-            parts.append(f"{seen}/{steps} -")
-        per_step = elapsed / max(seen, 1)
-        if final and self.verbose == 2:
-            parts.append(f"{_fmt_time(elapsed)} - {_fmt_step(per_step)}")
-        elif final:
-            parts.append(f"{_fmt_time(elapsed)} {_fmt_step(per_step)}")
-        else:
-            parts.append(f"{_fmt_time(per_step * max(steps - seen, 0))}"
-                         if steps else "")
-            parts[-1] = f"{parts[-1]} {_fmt_step(per_step)}"
-        for k, v in _float_logs(logs).items():
-            if isinstance(v, float):
-                parts.append(f"- {k}: {_fmt_value(v)}")
-        return " ".join(p for p in parts if p)
+        values = [(k, v) for k, v in _float_logs(logs).items() if isinstance(v, float)]
+        return _progress_line(seen, self._steps, elapsed, elapsed / max(seen, 1), values,
+                              self.verbose, final, color=self._interactive())
 
     def _pad(self, line):
         # Blank what is left of a longer previous line when a line is rewritten in place.
@@ -396,31 +388,66 @@ class ProgbarLogger(Callback):
         return line + " " * max(0, shown - len(line))
 
     def _write(self, text):
+        if not _config.is_interactive_logging_enabled() and self._stream is None:
+            _config.print_msg(text.rstrip("\n"))   # to the "keras" logger
+            return
         out = self._out()
         out.write(text)
         out.flush()
 
 
-def _fmt_time(seconds):
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
-    if seconds >= 60:
-        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
-    return f"{int(round(seconds))}s"
+def _progress_line(current, target, elapsed, per_step, values, verbose, finalize, color,
+                   width=20):
+    """One progress line in Keras 3's format (``values``: (name, float) pairs).
+
+    >>> _progress_line(2, 2, 0.4, 0.2, [("loss", 0.5), ("acc", 0.0)], 2, True, False)
+    '2/2 - 0s - 200ms/step - loss: 0.5000 - acc: 0.0000e+00'
+    >>> _progress_line(1, 4, 0.1, 0.1, [("loss", 0.5)], 1, False, False)
+    '1/4 ━━━━━                0s 100ms/step - loss: 0.5000'
+    """
+    if verbose == 2:
+        target = target or current
+        line = f"{current:>{len(str(target))}}/{target} - {elapsed:.0f}s -{_fmt_step(per_step)}"
+    else:
+        def bold(text):
+            return f"\x1b[1m{text}\x1b[0m" if color else text
+
+        if target:
+            line = bold(f"{current:>{len(str(target))}}/{target}") + " "
+            done = min(width, int(width * current / target))
+            if color:
+                line += (f"\x1b[32m{'━' * done}\x1b[0m" if done else "") + \
+                    f"\x1b[37m{'━' * (width - done)}\x1b[0m"
+            else:
+                line += "━" * done + " " * (width - done)
+        else:
+            line = f"{current:7d}/Unknown"
+        when = _fmt_eta(per_step * (target - current)) if target and not finalize else \
+            f"{elapsed:.0f}s"
+        line += " " + bold(when) + _fmt_step(per_step)
+    for k, v in values:
+        line += f" - {k}: {_fmt_value(v)}"
+    return line
 
 
-def _fmt_step(per_step):
-    if per_step >= 1:
-        return f"{per_step:.0f}s/step"
+def _fmt_eta(eta):
+    if eta > 3600:
+        return "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
+    if eta > 60:
+        return "%d:%02d" % (eta // 60, eta % 60)
+    return "%ds" % eta
+
+
+def _fmt_step(per_step, unit="step"):
+    if per_step >= 1 or per_step == 0:
+        return f" {per_step:.0f}s/{unit}"
     if per_step >= 1e-3:
-        return f"{per_step * 1e3:.0f}ms/step"
-    return f"{per_step * 1e6:.0f}us/step"
+        return f" {per_step * 1e3:.0f}ms/{unit}"
+    return f" {per_step * 1e6:.0f}us/{unit}"
 
 
 def _fmt_value(v):
-    if v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-3):
-        return f"{v:.4e}"
-    return f"{v:.4f}"
+    return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
 
 
 class _Monitor(Callback):
@@ -439,19 +466,32 @@ class _Monitor(Callback):
         return mode
 
     def _resolve_auto_mode(self):
-        # Keras asks the monitored metric which way is better (its `_direction`).
+        # Keras 3 asks the monitored metric which way is better (its `_direction`); a name
+        # that is neither a loss nor a metric with a direction is an error.
         self._auto = False
         name = self.monitor.removeprefix("val_")
-        if name == "loss" or self.model is None:
-            return
-        for m in getattr(self.model, "metrics", []):
+        found = name == "loss" or name.endswith("_loss")
+        if found:
+            self.mode = "min"
+        for m in getattr(self.model, "metrics", None) or []:
             for sub in getattr(m, "metrics", [m]):
-                if getattr(sub, "name", None) == name and hasattr(sub, "_direction"):
+                if getattr(sub, "name", None) == name and getattr(sub, "_direction", None):
                     self.mode = "max" if sub._direction == "up" else "min"
+                    found = True
+        if not found and self.model is not None:
+            raise ValueError(
+                f"{type(self).__name__} callback received monitor={self.monitor}, but Keras "
+                "isn't able to automatically determine whether that metric should be "
+                "maximized or minimized. Pass `mode='max'` in order to monitor based on the "
+                "highest metric value, or pass `mode='min'` in order to use the lowest value.")
 
-    def _improved(self, current, reference, min_delta):
+    def _check_mode(self):
+        # Called at each epoch end, before the monitored value is read (as Keras does).
         if getattr(self, "_auto", False):
             self._resolve_auto_mode()
+
+    def _improved(self, current, reference, min_delta):
+        self._check_mode()
         if reference is None:
             return True
         if self.mode == "min":
@@ -511,6 +551,7 @@ class EarlyStopping(_Monitor):
         self.best_epoch = 0
 
     def on_epoch_end(self, epoch, logs=None):
+        self._check_mode()
         current = self._get(logs)
         if current is None or epoch < self.start_from_epoch:
             return
@@ -531,11 +572,11 @@ class EarlyStopping(_Monitor):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            _config.print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.")
+                _config.print_msg(f"Restoring model weights from the end of the best epoch: "
+                                  f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
     def get_monitor_value(self, logs):
@@ -607,15 +648,16 @@ class ModelCheckpoint(_Monitor):
                 return
             if not self._improved(float(current), self.best, 0):
                 if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
-                          f"{self.best:.5f}")
+                    _config.print_msg(f"\nEpoch {epoch + 1}: {self.monitor} did not improve "
+                                      f"from {self.best:.5f}")
                 return
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best} to "
-                      f"{float(current):.5f}, saving model to {path}")
+                best = "None" if self.best is None else f"{self.best:.5f}"
+                _config.print_msg(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} "
+                                  f"to {float(current):.5f}, saving model to {path}")
             self.best = float(current)
         elif self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+            _config.print_msg(f"\nEpoch {epoch + 1}: saving model to {path}")
         dirname = os.path.dirname(path)
         if dirname:
             os.makedirs(dirname, exist_ok=True)
@@ -623,6 +665,8 @@ class ModelCheckpoint(_Monitor):
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
+        if self.verbose > 0:
+            _config.print_msg(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
     def _file_path(self, epoch, batch, logs):
         try:
@@ -663,8 +707,8 @@ class LearningRateScheduler(Callback):
                              f"{new_lr}")
         _set_lr(opt, new_lr)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
-                  f"{new_lr}.")
+            _config.print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning "
+                              f"rate to {new_lr}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -719,6 +763,7 @@ class ReduceLROnPlateau(_Monitor):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         logs["learning_rate"] = _get_lr(self.model.optimizer)
+        self._check_mode()
         current = self._get(logs)
         if current is None:
             return
@@ -736,8 +781,8 @@ class ReduceLROnPlateau(_Monitor):
                     new = max(old * self.factor, self.min_lr)
                     _set_lr(self.model.optimizer, new)
                     if self.verbose > 0:
-                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
-                              f"to {new}.")
+                        _config.print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing "
+                                          f"learning rate to {new}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 
@@ -792,13 +837,85 @@ class TerminateOnNaN(Callback):
     True
     """
 
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None:
             value = float(loss._value if hasattr(loss, "_value") else loss)
             if math.isnan(value) or math.isinf(value):
-                print(f"Batch {batch}: Invalid loss, terminating training")
+                if self.raise_error:   # Keras 3.15: fail at once, skipping on_train_end
+                    raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss "
+                                       f"value: {value}. Terminating training immediately.")
+                _config.print_msg(f"Batch {batch}: Invalid loss, terminating training")
                 self.model.stop_training = True
+
+
+class SwapEMAWeights(Callback):
+    """Evaluates (and predicts) with the optimizer's moving-average weights
+    (``use_ema=True``), swapping them into the model for the duration.
+
+    Args:
+      swap_on_epoch: also swap at each epoch end, so that callbacks that follow (such as
+        ModelCheckpoint) see the EMA weights.
+
+    >>> SwapEMAWeights(swap_on_epoch=True).swap_on_epoch
+    True
+    """
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = swap_on_epoch
+        self._ema_weights_in_model = False
+
+    def _optimizer(self):
+        opt = self.model.optimizer
+        opt = getattr(opt, "inner_optimizer", opt)
+        if not getattr(opt, "use_ema", False) or not hasattr(
+                opt, "_model_variables_moving_average"):
+            raise ValueError(f"SwapEMAWeights must be used when `use_ema=True` is set on the "
+                             f"optimizer. Received: use_ema={getattr(opt, 'use_ema', None)}")
+        return opt
+
+    def _swap(self):
+        opt = self._optimizer()
+        for var, avg in zip(opt._trainable_variables, opt._model_variables_moving_average):
+            tmp = np.array(var._value, copy=True)
+            var._value[...] = avg._value
+            avg._value[...] = tmp
+
+    def _finalize(self):
+        opt = self._optimizer()
+        for var, avg in zip(opt._trainable_variables, opt._model_variables_moving_average):
+            avg._value[...] = var._value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch and self._ema_weights_in_model:
+            self._swap()
+            self._ema_weights_in_model = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch and not self._ema_weights_in_model:
+            self._swap()
+            self._ema_weights_in_model = True
+            # fit ends by copying the averages into the model: make them the EMA values
+            if epoch == self.params.get("epochs", 0) - 1:
+                self._finalize()
+
+    def _begin(self, logs=None):
+        if not self._ema_weights_in_model:
+            self._swap()
+            self._ema_weights_in_model = True
+
+    def _end(self, logs=None):
+        if self._ema_weights_in_model:
+            self._swap()
+            self._ema_weights_in_model = False
+
+    on_test_begin = on_predict_begin = _begin
+    on_test_end = on_predict_end = _end
 
 
 class LambdaCallback(Callback):

@@ -72,9 +72,23 @@ Expected either 'epoch' or an integer value.
         try:
             self._load(self._weights_path, self._training_metadata_path)
         except (OSError, ValueError):
-            if not (self.double_checkpoint and os.path.exists(self._prev_weights_path)):
+            if not os.path.exists(self._prev_weights_path):
                 raise
-            self._load(self._prev_weights_path, self._prev_training_metadata_path)
+            # As Keras: the latest backup is unreadable (killed while writing?), so the previous
+            # one is copied back in its place and loaded.
+            self._restore_copy(self._prev_weights_path, self._weights_path)
+            if os.path.exists(self._prev_training_metadata_path):
+                self._restore_copy(self._prev_training_metadata_path,
+                                   self._training_metadata_path)
+            elif os.path.exists(self._training_metadata_path):
+                os.remove(self._training_metadata_path)
+            self._load(self._weights_path, self._training_metadata_path)
+
+    @staticmethod
+    def _restore_copy(src, dst):
+        with open(src, "rb") as f:
+            data = f.read()
+        safe_io.atomic_write(dst, lambda out: out.write(data))
 
     def _load(self, weights_path, metadata_path):
         if os.path.exists(weights_path):
@@ -90,12 +104,17 @@ Expected either 'epoch' or an integer value.
             self.model._initial_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq in ("epoch", False):
+            self._last_batch_seen = batch
+            return
+        # As Keras: count the batches run since the last call (several per call with
+        # steps_per_execution > 1; a smaller index means a new epoch started).
+        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += added
         self._last_batch_seen = batch
-        if self.save_freq not in ("epoch", False):
-            self._batches_seen_since_last_saving += 1
-            if self._batches_seen_since_last_saving >= self.save_freq:
-                self._batches_seen_since_last_saving = 0
-                self._save()
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            self._save()
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1

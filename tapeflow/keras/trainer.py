@@ -13,7 +13,7 @@ validation merged as ``val_*``. ``train_step`` is the GradientTape pattern::
 import contextlib
 import warnings
 
-from tapeflow._backend import np
+from tapeflow._backend import blas, np
 from tapeflow.framework import nest
 from tapeflow.framework import registry as _reg
 from tapeflow.framework.tape import GradientTape
@@ -39,7 +39,7 @@ class _LossTracker:
         w = 1.0 if sample_weight is None else float(np.asarray(sample_weight).sum()) \
             if np.ndim(sample_weight) else float(sample_weight)
         v = values._value if isinstance(values, _TensorLike) else np.asarray(values)
-        self._total += float(np.mean(v)) * w
+        self._total += (float(v) if v.ndim == 0 else float(np.mean(v))) * w
         self._count += w
 
     def result(self):
@@ -72,6 +72,10 @@ class _CompileLoss:
         flat_pred = _flat_outputs(y_pred, names)
         n = len(flat_pred)
         loss = self._user_loss
+        if isinstance(loss, dict) and not isinstance(y_pred, dict) and n > 1 and \
+                set(loss) != set(names):
+            raise ValueError(f"Expected keys {names} in loss dict, but found "
+                             f"loss.keys()={list(loss)}")   # Keras 3.15's message
         if isinstance(loss, dict):
             unknown = [k for k in loss if k not in names]
             if unknown:
@@ -101,7 +105,11 @@ class _CompileLoss:
         self._fns = [None if fn is None else _as_loss_object(losses_mod, fn) for fn in per]
         self._weights = w
         self._names = names
-        self.metrics = [_LossTracker(f"{nm}_loss") for nm in names] if n > 1 else []
+        # Keras: one "<output>_loss" tracker per output that has a loss, when several do.
+        active = [i for i, fn in enumerate(self._fns) if fn is not None]
+        self._trackers = {i: _LossTracker(f"{names[i]}_loss") for i in active} \
+            if len(active) > 1 else {}
+        self.metrics = list(self._trackers.values())
         self._built = True
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -117,8 +125,8 @@ class _CompileLoss:
             if fn is None or yt is None:
                 continue
             value = fn(yt, yp, sample_weight=sw)
-            if self.metrics:
-                self.metrics[i].update_state(value, sample_weight=_batch_size(yp))
+            if self._trackers:
+                self._trackers[i].update_state(value, sample_weight=_batch_size(yp))
             value = value if w == 1.0 else value * w
             total = value if total is None else total + value
         return total
@@ -148,36 +156,57 @@ class _CompileMetrics:
         preds = _flat_outputs(y_pred, names)
         trues = _flat_targets(y_true, names, len(preds))
         n = len(preds)
-        plain = self._spread(self._user, names, n)
-        weighted = self._spread(self._user_weighted, names, n)
+        plain = self._spread(self._user, names, n, "metrics")
+        weighted = self._spread(self._user_weighted, names, n, "weighted_metrics")
         user_loss = self._model.loss
         self._per_output = []
         for i in range(n):
             loss_id = _loss_id_for_output(user_loss, names, i)
             ms = [(_resolve_metric(m, trues[i], preds[i], loss_id), False) for m in plain[i]]
-            ms += [(_resolve_metric(m, trues[i], preds[i], loss_id), True) for m in weighted[i]]
+            taken = {m.name for m, _ in ms}
+            for w in weighted[i]:
+                metric = _resolve_metric(w, trues[i], preds[i], loss_id)
+                if metric.name in taken:   # Keras: "weighted_mae" beside a plain "mae"
+                    metric.name = f"weighted_{metric.name}"
+                ms.append((metric, True))
             if n > 1:
                 for m, _ in ms:
                     m.name = f"{names[i]}_{m.name}"
             self._per_output.append(ms)
+        seen = set()
+        for m in self.metrics:   # Keras: a repeated name gets _1, _2 ("auc", "auc_1")
+            base, k = m.name, 0
+            while m.name in seen:
+                k += 1
+                m.name = f"{base}_{k}"
+            seen.add(m.name)
         self._built = True
 
     @staticmethod
-    def _spread(metrics, names, n):
+    def _spread(metrics, names, n, arg="metrics"):
+        # Keras 3: one output takes a list (or dict) of metrics; several outputs take a dict
+        # keyed by output name or a list with one entry (a metric or a list) per output.
+        def as_list(v):
+            return [] if v is None else list(v) if isinstance(v, (list, tuple)) else [v]
+
         if not metrics:
             return [[] for _ in range(n)]
         if isinstance(metrics, dict):
-            out = []
-            for k in names:
-                v = metrics.get(k, [])
-                out.append(list(v) if isinstance(v, (list, tuple)) else [v])
-            return out
-        if isinstance(metrics, (list, tuple)):
-            if len(metrics) == n and all(isinstance(m, (list, tuple)) or m is None
-                                         for m in metrics):
-                return [list(m or []) for m in metrics]
-            return [list(metrics) for _ in range(n)]
-        return [[metrics] for _ in range(n)]
+            unknown = [k for k in metrics if k not in names]
+            if unknown and n > 1:
+                raise ValueError(f"Invalid `{arg}`: the key(s) {unknown} of the dict do not "
+                                 f"match the model's output names {names}. Received: "
+                                 f"{arg}={metrics}")
+            if n == 1:
+                return [[m for v in metrics.values() for m in as_list(v)]]
+            return [as_list(metrics.get(k)) for k in names]
+        if n == 1:
+            return [as_list(metrics)]
+        if isinstance(metrics, (list, tuple)) and len(metrics) == n:
+            return [as_list(m) for m in metrics]
+        raise ValueError(f"Invalid `{arg}`. For a model with {n} outputs, `{arg}` should be a "
+                         f"dict keyed by the output names {names} or a list with one entry (a "
+                         f"metric or a list of metrics) per output. Received: {arg}={metrics}")
 
     @property
     def metrics(self):
@@ -241,19 +270,15 @@ def _resolve_metric(identifier, y_true, y_pred, loss_id):
 
 
 def _target_kind(y_true, y_pred, loss_id):
-    name = loss_id if isinstance(loss_id, str) else getattr(
-        loss_id, "__name__", type(loss_id).__name__ if loss_id is not None else "")
-    name = (name or "").lower()
-    if "sparse" in name:
-        return "sparse"
-    if "binary" in name:
-        return "binary"
+    # Keras 3 decides from the shapes alone (not from the loss): one output unit is binary,
+    # labels of lower rank (or a last axis of 1 against several units) are sparse, else
+    # categorical; so binary_crossentropy on 3 sigmoid units gets CategoricalAccuracy.
     pshape = tuple(y_pred.shape)
     tshape = tuple(np.shape(y_true)) if not isinstance(y_true, _TensorLike) else \
         tuple(y_true.shape)
     if pshape and pshape[-1] == 1:
         return "binary"
-    if len(tshape) == len(pshape) - 1 or (len(tshape) == len(pshape) and tshape and
+    if len(tshape) < len(pshape) or (len(tshape) == len(pshape) and tshape and
                                           tshape[-1] == 1 and pshape[-1] != 1):
         return "sparse"
     return "categorical"
@@ -409,7 +434,7 @@ class Trainer:
 
     def _assert_compiled(self):
         if not self.compiled:
-            raise RuntimeError("You must call `compile()` before using the model.")
+            raise ValueError("You must call `compile()` before using the model.")  # Keras 3
 
     def _output_names_for(self, y_pred):
         if isinstance(y_pred, dict):
@@ -538,7 +563,7 @@ class Trainer:
         value per epoch.
 
         Raises:
-          RuntimeError: if ``compile()`` was not called.
+          ValueError: if ``compile()`` was not called (Keras 3 raises ValueError).
           ValueError: when x and y hold different numbers of samples (both are named).
 
         >>> import numpy as np
@@ -555,6 +580,13 @@ class Trainer:
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = train_validation_split(
                 (x, y, sample_weight), validation_split)
+        from tapeflow.keras import config as _config  # noqa: PLC0415  (keras.config caps)
+
+        if _config.max_epochs():
+            epochs = min(epochs, _config.max_epochs())
+        if _config.max_steps_per_epoch():
+            steps_per_epoch = min(steps_per_epoch or _config.max_steps_per_epoch(),
+                                  _config.max_steps_per_epoch())
         train = EpochIterator(x, y, sample_weight, batch_size=batch_size,
                               steps_per_epoch=steps_per_epoch, shuffle=shuffle,
                               class_weight=class_weight)
@@ -575,21 +607,26 @@ class Trainer:
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             logs = {}
-            for step, batch in train.enumerate_epoch():
-                callbacks.on_train_batch_begin(step)
-                logs = self.train_step(batch)
-                callbacks.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
+            with blas.single_thread():  # small-batch steps: one BLAS thread (issue 7)
+                for step, batch in train.enumerate_epoch():
+                    callbacks.on_train_batch_begin(step)
+                    logs = self.train_step(batch)
+                    callbacks.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
             if train.exhausted and not logs:
                 break
             epoch_logs = _pythonify(logs if logs else self.get_metrics_result())
             if val is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_loop(val, callbacks)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))   # Keras 3's order
             callbacks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training or train.exhausted:
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None and epochs > 0:   # Keras: EMA weights go into the model
+            finalize(self.trainable_weights)
         callbacks.on_train_end(logs=epoch_logs)
         return self.history
 
@@ -631,7 +668,7 @@ class Trainer:
         self.reset_metrics()
         callbacks.on_test_begin()
         logs = {}
-        with _no_tape():
+        with _no_tape(), blas.single_thread():  # one BLAS thread (issue 7)
             for step, batch in iterator.enumerate_epoch():
                 callbacks.on_test_batch_begin(step)
                 logs = self.test_step(batch)
@@ -661,7 +698,7 @@ class Trainer:
                                           verbose=verbose, epochs=1, steps=it.num_batches)
         callbacks.on_predict_begin()
         outputs = []
-        with _no_tape():
+        with _no_tape(), blas.single_thread():  # one BLAS thread (issue 7)
             for step, batch in it.enumerate_epoch():
                 callbacks.on_predict_batch_begin(step)
                 out = self.predict_step(batch)
@@ -747,10 +784,13 @@ def _should_validate(epoch, freq):
 
 def _flatten_in_order(logs, model):
     # Keras's order: the metrics in `model.metrics` order, then any other log in key order.
+    # With several outputs Keras looks the compiled metrics up by their unprefixed names,
+    # which miss the "<output>_" keys, so they come last in key order (recorded from 3.15).
     names = []
     for m in model.metrics:
         if isinstance(m, _CompileMetrics):
-            names.extend(x.name for x in m.metrics)
+            if len(m._per_output) <= 1:
+                names.extend(x.name for x in m.metrics)
         else:
             names.append(m.name)
     results = [logs[n] for n in names if n in logs]

@@ -460,6 +460,9 @@ def _norm_key(key):
                         for s in (k.start, k.stop, k.step)))
         elif isinstance(k, list):
             k = np.asarray(k)
+        elif not (k is None or k is Ellipsis or isinstance(k, (int, np.integer, np.ndarray))):
+            raise TypeError(f"Only integers, slices (`:`), ellipsis (`...`), tf.newaxis (`None`) "
+                            f"and scalar tf.int32/tf.int64 tensors are valid indices, got {k!r}")
         out.append(k)
     return tuple(out)
 
@@ -470,6 +473,11 @@ def getitem(x, key):
     x = to_tensor(x)
     key = _norm_key(key)
     shape = x._value.shape
+    if builtins.sum(1 for k in key if k is Ellipsis) > 1:
+        raise InvalidArgumentError("Multiple ellipses in slice spec not allowed.")
+    for k in key:
+        if isinstance(k, builtins.slice) and k.step == 0:
+            raise InvalidArgumentError(f"strides must be non-zero, got the slice {k}.")
     dim = 0
     for k in key:
         if k is None or k is Ellipsis:
@@ -509,10 +517,11 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     """
     idx = to_tensor(indices)
     if dtype is None:
+        # as TensorFlow: the dtype of on_value, else of off_value, else float32
         dt = np.float32
-        for v in (on_value, off_value):
-            if isinstance(v, _TensorLike):
-                dt = v._value.dtype
+        for v in (off_value, on_value):
+            if v is not None:
+                dt = to_tensor(v)._value.dtype
     else:
         dt = _dt.as_dtype(dtype)._np
     on = 1 if on_value is None else np.asarray(on_value)
@@ -525,6 +534,15 @@ def _factory_dtype(dtype):
     return _dt.as_dtype(dtype)._np
 
 
+def _dims(shape, op_name):
+    dims = shape_arg(shape)
+    for d in dims:
+        if d < 0:
+            raise InvalidArgumentError(f"{op_name}: Dimension {d} must be >= 0, got shape "
+                                       f"{list(dims)}.")
+    return dims
+
+
 def zeros(shape, dtype=_dt.float32, name=None, layout=None):
     """A tensor of zeros.
 
@@ -532,7 +550,7 @@ def zeros(shape, dtype=_dt.float32, name=None, layout=None):
     >>> tf.zeros([2]).numpy()
     array([0., 0.], dtype=float32)
     """
-    return Tensor(np.zeros(shape_arg(shape), dtype=_factory_dtype(dtype)))
+    return Tensor(np.zeros(_dims(shape, "zeros"), dtype=_factory_dtype(dtype)))
 
 
 def ones(shape, dtype=_dt.float32, name=None, layout=None):
@@ -542,7 +560,7 @@ def ones(shape, dtype=_dt.float32, name=None, layout=None):
     >>> tf.ones([2], dtype=tf.int32).numpy()
     array([1, 1], dtype=int32)
     """
-    return Tensor(np.ones(shape_arg(shape), dtype=_factory_dtype(dtype)))
+    return Tensor(np.ones(_dims(shape, "ones"), dtype=_factory_dtype(dtype)))
 
 
 def fill(dims, value, name=None, layout=None):
@@ -553,7 +571,7 @@ def fill(dims, value, name=None, layout=None):
     array([7, 7], dtype=int32)
     """
     v = to_tensor(value)
-    return Tensor(np.full(shape_arg(dims), v._value, dtype=v._value.dtype))
+    return Tensor(np.full(_dims(dims, "fill"), v._value, dtype=v._value.dtype))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=_dt.float32, name=None):
@@ -580,12 +598,27 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
     """
     if limit is None:
         start, limit = 0, start
-    vals = [v._value.item() if isinstance(v, _TensorLike) else v for v in (start, limit, delta)]
+    args = (start, limit, delta)
+    vals = [v._value.item() if isinstance(v, _TensorLike) else v for v in args]
     if dtype is None:
-        dt = np.float32 if any(isinstance(v, float) for v in vals) else np.int32
+        # TensorFlow picks the widest of the arguments' dtypes (int32 < int64 < float32 < float64)
+        order = [np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float32),
+                 np.dtype(np.float64)]
+        dts = [v._value.dtype if isinstance(v, _TensorLike) else
+               np.dtype(np.float32 if isinstance(v, float) else np.int32) for v in args]
+        dt = max(dts, key=lambda d: order.index(d) if d in order else 0)
     else:
         dt = _factory_dtype(dtype)
-    return Tensor(np.arange(*vals).astype(dt))
+    start, limit, delta = vals
+    if delta == 0:
+        raise InvalidArgumentError(f"range: Requires delta != 0: {delta}")
+    if delta > 0 and start > limit:
+        raise InvalidArgumentError(f"range: Requires start <= limit when delta > 0: "
+                                   f"{start}/{limit}")
+    if delta < 0 and start < limit:
+        raise InvalidArgumentError(f"range: Requires start >= limit when delta < 0: "
+                                   f"{start}/{limit}")
+    return Tensor(np.arange(start, limit, delta).astype(dt))
 
 
 def linspace(start, stop, num, name=None, axis=0):
@@ -596,7 +629,8 @@ def linspace(start, stop, num, name=None, axis=0):
     array([0. , 0.5, 1. ], dtype=float32)
     """
     s = to_tensor(start)
-    dt = s._value.dtype if s._value.dtype.kind == "f" else np.float32
+    # integer endpoints give float64, as in TensorFlow
+    dt = s._value.dtype if s._value.dtype.kind == "f" else np.float64
     return Tensor(np.linspace(s._value, np.asarray(stop, dtype=dt), int(num), axis=axis)
                   .astype(dt))
 

@@ -37,8 +37,8 @@ def _binary_assert(x, y, cond, symbol, message, summarize):
         f"{_prefix(message)}Condition x {symbol} y did not hold.\n"
         f"Indices of first {len(shown)} different values:\n{shown}\n"
         f"Corresponding x values:\n{bx[idx]}\nCorresponding y values:\n{by[idx]}\n"
-        f"First {n} elements of x:\n{xv.reshape(-1)[:n]}\n"
-        f"First {n} elements of y:\n{yv.reshape(-1)[:n]}")
+        f"First {min(n, xv.size)} elements of x:\n{xv.reshape(-1)[:n]}\n"
+        f"First {min(n, yv.size)} elements of y:\n{yv.reshape(-1)[:n]}")
 
 
 def assert_equal(x, y, message=None, summarize=None, name=None):
@@ -185,6 +185,40 @@ def assert_rank_at_least(x, rank, message=None, name=None):
     if xv.ndim < r:
         raise InvalidArgumentError(f"{_prefix(message)}Tensor must have rank at least {r}. "
                                    f"Received rank {xv.ndim}, shape {tuple(xv.shape)}")
+
+
+def assert_rank_in(x, ranks, message=None, name=None):
+    """Raises InvalidArgumentError unless the rank of ``x`` is one of ``ranks``.
+
+    >>> import tapeflow as tf
+    >>> tf.debugging.assert_rank_in(tf.zeros([2, 3]), [1, 2])
+    """
+    xv = _val(x)
+    allowed = [int(_val(r)) for r in ranks]
+    if xv.ndim not in allowed:
+        raise InvalidArgumentError(f"{_prefix(message)}Tensor must have rank in {allowed}. "
+                                   f"Received rank {xv.ndim}, shape {tuple(xv.shape)}")
+
+
+def assert_non_positive(x, message=None, summarize=None, name=None):
+    """Raises InvalidArgumentError unless x <= 0 elementwise.
+
+    >>> import tapeflow as tf
+    >>> tf.debugging.assert_non_positive(tf.constant([0.0, -1.0]))
+    """
+    return _unary_assert(x, lambda v: v <= 0, "<= 0", message, summarize)
+
+
+def assert_integer(x, message=None, name=None):
+    """Raises TypeError unless ``x`` has an integer dtype.
+
+    >>> import tapeflow as tf
+    >>> tf.debugging.assert_integer(tf.constant([1, 2]))
+    """
+    t = to_tensor(x)
+    if t._value.dtype.kind not in "iu":
+        raise TypeError(f"{_prefix(message)}Expected integer type, got tensor of dtype "
+                        f"{t.dtype.name}.")
 
 
 def assert_scalar(tensor, message=None, name=None):

@@ -375,3 +375,150 @@ def band_part(input, num_lower, num_upper, name=None):  # noqa: A002
     if int(num_upper) >= 0:
         keep &= (j - i) <= int(num_upper)
     return x * Tensor(keep.astype(x._value.dtype))
+
+
+# ---------------------------------------------------------------- inverse, determinant, solve
+def _square_float(x, op_name):
+    from tapeflow.ops._helpers import to_tensor
+
+    x = to_tensor(x)
+    v = x._value
+    if v.ndim < 2 or v.shape[-1] != v.shape[-2]:
+        raise InvalidArgumentError(f"{op_name}: Input must be a (batch of) square matrix, got "
+                                   f"shape {tuple(v.shape)}.")
+    if v.dtype.kind != "f":
+        raise InvalidArgumentError(f"{op_name}: expected a floating-point matrix, got dtype "
+                                   f"{x.dtype.name}.")
+    return x
+
+
+@op("MatrixInverse")
+def _inv(a, adjoint):
+    try:
+        out = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise InvalidArgumentError("MatrixInverse: Input is not invertible.") from None
+    return _t(out) if adjoint else out
+
+
+@_inv.defgrad
+def _inv_grad(op, dy):
+    ainv = op.outputs[0]
+    # d(A^-1) = -A^-1 dA A^-1  =>  dA = -A^-T dy A^-T (for the adjoint output, transpose dy)
+    if op.attrs["adjoint"]:  # Y = A^-T: dA = -Y dy^T Y
+        return (-_matmul(ainv, _matmul(dy, ainv, transpose_a=True, transpose_b=False),
+                         transpose_a=False, transpose_b=False),)
+    return (-_matmul(ainv, _matmul(dy, ainv, transpose_a=False, transpose_b=True),
+                     transpose_a=True, transpose_b=False),)
+
+
+def inv(input, adjoint=False, name=None):  # noqa: A002 - TensorFlow's argument name
+    """Inverse of each square matrix in ``input`` (``tf.linalg.inv``).
+
+    >>> import tapeflow as tf
+    >>> tf.linalg.inv(tf.constant([[2.0, 0.0], [0.0, 4.0]])).numpy()
+    array([[0.5 , 0.  ],
+           [0.  , 0.25]], dtype=float32)
+    """
+    return _inv(_square_float(input, "MatrixInverse"), adjoint=bool(adjoint))
+
+
+@op("LogMatrixDeterminant", n_outputs=2)
+def _slogdet(a):
+    sign, logabs = np.linalg.slogdet(a)
+    return sign.astype(a.dtype), logabs.astype(a.dtype)
+
+
+@_slogdet.defgrad
+def _slogdet_grad(op, dsign, dlog):
+    a = op.inputs[0]
+    from tapeflow.ops.array_ops import expand_dims
+
+    # d log|det A| / dA = A^-T
+    g = expand_dims(expand_dims(dlog, -1), -1)
+    return (g * matrix_transpose(inv(a)),)
+
+
+def slogdet(input, name=None):  # noqa: A002
+    """Sign and log of the absolute determinant of each square matrix (``tf.linalg.slogdet``).
+
+    >>> import tapeflow as tf
+    >>> sign, logdet = tf.linalg.slogdet(tf.constant([[-2.0, 0.0], [0.0, 3.0]]))
+    >>> float(sign), round(float(logdet), 4)
+    (-1.0, 1.7918)
+    """
+    sign, logabs = _slogdet(_square_float(input, "LogMatrixDeterminant"))
+    return sign, logabs
+
+
+def logdet(matrix, name=None):
+    """Log-determinant of each Hermitian positive-definite matrix (``tf.linalg.logdet``).
+
+    >>> import tapeflow as tf
+    >>> round(float(tf.linalg.logdet(tf.constant([[2.0, 0.0], [0.0, 3.0]]))), 4)
+    1.7918
+    """
+    return slogdet(matrix)[1]
+
+
+def det(input, name=None):  # noqa: A002
+    """Determinant of each square matrix in ``input`` (``tf.linalg.det``).
+
+    >>> import tapeflow as tf
+    >>> float(tf.linalg.det(tf.constant([[1.0, 2.0], [3.0, 4.0]])))
+    -2.0
+    """
+    from tapeflow.ops.math_ops import exp
+
+    sign, logabs = slogdet(input)
+    return sign * exp(logabs)
+
+
+@op("MatrixSolve")
+def _solve(a, b, adjoint):
+    if adjoint:
+        a = _t(a)
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        raise InvalidArgumentError("MatrixSolve: Input matrix is not invertible.") from None
+
+
+@_solve.defgrad
+def _solve_grad(op, dy):
+    a, _ = op.inputs
+    x = op.outputs[0]
+    adjoint = op.attrs["adjoint"]
+    db = _solve(a, dy, adjoint=not adjoint)
+    da = -_matmul(db, x, transpose_a=False, transpose_b=True)
+    if adjoint:
+        da = matrix_transpose(da)
+    return (da, db)
+
+
+def solve(matrix, rhs, adjoint=False, name=None):
+    """Solves ``matrix @ x = rhs`` for ``x``, batched (``tf.linalg.solve``).
+
+    >>> import tapeflow as tf
+    >>> tf.linalg.solve(tf.constant([[2.0, 0.0], [0.0, 4.0]]), tf.constant([[2.0], [2.0]])).numpy()
+    array([[1. ],
+           [0.5]], dtype=float32)
+    """
+    a = _square_float(matrix, "MatrixSolve")
+    a, b = binary_args(a, rhs, "MatrixSolve")
+    if b._value.ndim < 2 or b._value.shape[-2] != a._value.shape[-1]:
+        raise InvalidArgumentError(f"MatrixSolve: rhs must have shape [..., {a._value.shape[-1]}, "
+                                   f"K] to match matrix of shape {tuple(a._value.shape)}, got "
+                                   f"{tuple(b._value.shape)}.")
+    return _solve(a, b, adjoint=bool(adjoint))
+
+
+def adjoint(matrix, name=None):
+    """Conjugate transpose of the innermost matrices (``tf.linalg.adjoint``); for real
+    matrices, the transpose.
+
+    >>> import tapeflow as tf
+    >>> tf.linalg.adjoint(tf.zeros([2, 3])).shape
+    TensorShape([3, 2])
+    """
+    return matrix_transpose(matrix)

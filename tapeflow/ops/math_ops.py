@@ -8,6 +8,7 @@ import math as _math
 
 from tapeflow._backend import np
 from tapeflow.framework import dtypes as _dt
+from tapeflow.framework.errors import InvalidArgumentError
 from tapeflow.framework.registry import _TAPES, not_differentiable, op
 from tapeflow.framework.tensor import Tensor
 from tapeflow.ops._helpers import binary_args, to_tensor
@@ -26,15 +27,55 @@ def _binary_op(opfn, tf_name):
             xv = x._value
             yv = y._value
             if xv.dtype is yv.dtype:
-                out = forward(xv, yv)
+                try:
+                    out = forward(xv, yv)
+                except ValueError as e:
+                    _check_broadcast(e, tf_name, x, y)
+                    raise
                 r = _new_tensor(Tensor)
                 r._value = out if type(out) is _ndarray else np.asarray(out)
                 return r
         x, y = binary_args(x, y, tf_name)
-        return opfn(x, y)
+        try:
+            return opfn(x, y)
+        except ValueError as e:
+            _check_broadcast(e, tf_name, x, y)
+            raise
 
     public.__name__ = opfn.__name__.lstrip("_")
     return public
+
+
+def _check_broadcast(err, tf_name, *args):
+    """Re-raises NumPy's broadcasting ValueError in TensorFlow's type and words."""
+    shapes = [a._value.shape for a in args]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        text = " vs. ".join("[" + ",".join(str(d) for d in sh) + "]" for sh in shapes)
+        raise InvalidArgumentError(
+            f"{tf_name}: Incompatible shapes: {text}; the shapes must be equal or broadcastable "
+            f"(each dimension equal, or 1 in one of them).") from err
+
+
+def _float_only(*fns):
+    # TensorFlow registers these kernels for float types only; NumPy would silently promote an
+    # integer input to float64 (or, for some, compute in integers), so refuse it by name.
+    for fn in fns:
+        opdef = fn.opdef
+        forward = opdef.forward
+
+        def checked(x, *args, _forward=forward, _name=opdef.name, **kwargs):
+            if x.dtype.kind not in "fc":
+                raise InvalidArgumentError(
+                    f"{_name}: expected a floating-point tensor (float16, float32 or float64), "
+                    f"got dtype {_dt.from_numpy(x.dtype).name}; cast it first, e.g. "
+                    f"tf.cast(x, tf.float32).")
+            return _forward(x, *args, **kwargs)
+
+        checked.__name__ = forward.__name__
+        checked.__doc__ = forward.__doc__
+        opdef.forward = checked
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -80,13 +121,21 @@ def _realdiv_grad(op, dy):
     return (dy / y, negative(dy) * x / (y * y))
 
 
+def _check_int_zero(x, y, name):
+    if x.dtype.kind in "iu" and not np.all(y):
+        raise InvalidArgumentError(f"{name}: Integer division by zero: the divisor has a zero "
+                                   f"element (dtype {_dt.from_numpy(x.dtype).name}).")
+
+
 @op("FloorDiv")
 def _floordiv(x, y):
+    _check_int_zero(x, y, "FloorDiv")
     return np.floor_divide(x, y)
 
 
 @op("FloorMod")
 def _floormod(x, y):
+    _check_int_zero(x, y, "FloorMod")
     return np.mod(x, y)
 
 
@@ -209,7 +258,11 @@ def truediv(x, y, name=None):
     if x._value.dtype.kind in "iub":
         ft = _int_div_dtype(x._value.dtype)
         x, y = cast(x, ft), cast(y, ft)
-    return _realdiv(x, y)
+    try:
+        return _realdiv(x, y)
+    except ValueError as e:
+        _check_broadcast(e, "RealDiv", x, y)
+        raise
 
 
 def divide(x, y, name=None):
@@ -243,7 +296,11 @@ def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
     array([4., 9.], dtype=float32)
     """
     x, y = binary_args(x, y, "Pow")
-    return _pow(x, y)
+    try:
+        return _pow(x, y)
+    except ValueError as e:
+        _check_broadcast(e, "Pow", x, y)
+        raise InvalidArgumentError(f"Pow: {e}") from e
 
 
 # ---------------------------------------------------------------- unary
@@ -321,9 +378,19 @@ def sqrt(x):
     return np.sqrt(x)
 
 
+def _zero_where_dy_zero(dy, g):
+    # TensorFlow's SqrtGrad/RsqrtGrad/ReciprocalGrad kernels give 0 where the upstream gradient
+    # is 0, even at x = 0 (so ``where(x > 0, sqrt(x), ...)`` has no NaN gradient).
+    zero = dy == 0
+    if not np.any(zero._value):
+        return g
+    return where(zero, zeros_like(g), g)
+
+
 @sqrt.defgrad
 def _sqrt_grad(op, dy):
-    return (dy * 0.5 / op.outputs[0],)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (_zero_where_dy_zero(dy, dy * 0.5 / op.outputs[0]),)
 
 
 @op("Rsqrt")
@@ -340,7 +407,8 @@ def rsqrt(x):
 @rsqrt.defgrad
 def _rsqrt_grad(op, dy):
     y = op.outputs[0]
-    return (dy * -0.5 * y * y * y,)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (_zero_where_dy_zero(dy, dy * -0.5 * y * y * y),)
 
 
 @op("Reciprocal")
@@ -357,7 +425,8 @@ def reciprocal(x):
 @reciprocal.defgrad
 def _reciprocal_grad(op, dy):
     y = op.outputs[0]
-    return (negative(dy) * y * y,)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (_zero_where_dy_zero(dy, negative(dy) * y * y),)
 
 
 @op("Exp")
@@ -688,7 +757,11 @@ def _compare(np_fn, tf_name, doc):
 
     def public(x, y, name=None):
         x, y = binary_args(x, y, tf_name)
-        return fwd(x, y)
+        try:
+            return fwd(x, y)
+        except ValueError as e:
+            _check_broadcast(e, tf_name, x, y)
+            raise
 
     public.__doc__ = doc
     return public
@@ -761,19 +834,123 @@ def logical_not(x):
     return np.logical_not(x)
 
 
+def _bitwise(np_fn, tf_name, doc):
+    @op(tf_name)
+    def fwd(x, y):
+        return np_fn(x, y)
+
+    def public(x, y, name=None):
+        x, y = binary_args(x, y, tf_name)
+        if x._value.dtype.kind not in "iu":
+            raise InvalidArgumentError(f"{tf_name}: expected integer tensors, got dtype "
+                                       f"{x.dtype.name}.")
+        try:
+            return fwd(x, y)
+        except ValueError as e:
+            _check_broadcast(e, tf_name, x, y)
+            raise
+
+    public.__doc__ = doc
+    public.__name__ = tf_name
+    return public
+
+
+bitwise_and = _bitwise(np.bitwise_and, "BitwiseAnd", """Elementwise bitwise AND of integers.
+
+    >>> import tapeflow as tf
+    >>> tf.bitwise.bitwise_and(tf.constant([3, 5]), 1).numpy()
+    array([1, 1], dtype=int32)
+    """)
+bitwise_or = _bitwise(np.bitwise_or, "BitwiseOr", """Elementwise bitwise OR of integers.
+
+    >>> import tapeflow as tf
+    >>> tf.bitwise.bitwise_or(tf.constant([4, 5]), 1).numpy()
+    array([5, 5], dtype=int32)
+    """)
+bitwise_xor = _bitwise(np.bitwise_xor, "BitwiseXor", """Elementwise bitwise XOR of integers.
+
+    >>> import tapeflow as tf
+    >>> tf.bitwise.bitwise_xor(tf.constant([3, 5]), 1).numpy()
+    array([2, 4], dtype=int32)
+    """)
+left_shift = _bitwise(np.left_shift, "LeftShift", """Elementwise ``x << y`` of integers.
+
+    >>> import tapeflow as tf
+    >>> tf.bitwise.left_shift(tf.constant([1, 3]), 2).numpy()
+    array([ 4, 12], dtype=int32)
+    """)
+right_shift = _bitwise(np.right_shift, "RightShift", """Elementwise ``x >> y`` of integers.
+
+    >>> import tapeflow as tf
+    >>> tf.bitwise.right_shift(tf.constant([4, 12]), 2).numpy()
+    array([1, 3], dtype=int32)
+    """)
+
+
+@op("Invert")
+def invert(x):
+    """Elementwise bitwise NOT of integers (``~x``).
+
+    >>> import tapeflow as tf
+    >>> tf.bitwise.invert(tf.constant([3, 0])).numpy()
+    array([-4, -1], dtype=int32)
+    """
+    if x.dtype.kind not in "iu":
+        raise InvalidArgumentError(f"Invert: expected an integer tensor, got dtype "
+                                   f"{_dt.from_numpy(x.dtype).name}.")
+    return np.invert(x)
+
+
+def _is_bool(t):
+    v = getattr(t, "_value", None)
+    return v.dtype.kind == "b" if v is not None else isinstance(t, bool)
+
+
+def tensor_and(x, y):
+    """``x & y``: logical AND for bool tensors, bitwise AND for integer ones (as TensorFlow)."""
+    return logical_and(x, y) if _is_bool(x) or _is_bool(y) else bitwise_and(x, y)
+
+
+def tensor_or(x, y):
+    """``x | y``: logical OR for bool tensors, bitwise OR for integer ones."""
+    return logical_or(x, y) if _is_bool(x) or _is_bool(y) else bitwise_or(x, y)
+
+
+def tensor_xor(x, y):
+    """``x ^ y``: logical XOR for bool tensors, bitwise XOR for integer ones."""
+    return logical_xor(x, y) if _is_bool(x) or _is_bool(y) else bitwise_xor(x, y)
+
+
+def tensor_invert(x):
+    """``~x``: logical NOT for bool tensors, bitwise NOT for integer ones."""
+    return logical_not(x) if _is_bool(x) else invert(x)
+
+
+def _shapes_mismatch(err, x, y):
+    # ``==`` gives a plain False when the shapes cannot broadcast (TensorFlow's
+    # incompatible_shape_error=False); a dtype mismatch still raises, as in TensorFlow.
+    if not isinstance(err, InvalidArgumentError) or "Incompatible shapes" in str(err):
+        return True
+    return False
+
+
 def tensor_equals(x, y):
     """``x == y`` for tensors: elementwise, or False when the shapes cannot broadcast."""
     try:
         return equal(x, y)
-    except (ValueError, TypeError):
-        return False
+    except (ValueError, TypeError) as e:
+        if _shapes_mismatch(e, x, y):
+            return False
+        raise
 
 
 def tensor_not_equals(x, y):
     try:
         return not_equal(x, y)
-    except (ValueError, TypeError):
-        return True
+    except (ValueError, TypeError) as e:
+        if _shapes_mismatch(e, x, y):
+            return True
+        raise
 
 
 # ---------------------------------------------------------------- select, cast, clip
@@ -813,7 +990,11 @@ def where(condition, x=None, y=None, name=None):
     if condition._value.dtype != np.bool_:
         condition = cast(condition, "bool")
     x, y = binary_args(x, y, "SelectV2")
-    return _select(condition, x, y)
+    try:
+        return _select(condition, x, y)
+    except ValueError as e:
+        _check_broadcast(e, "SelectV2", condition, x, y)
+        raise
 
 
 @op("Cast")
@@ -868,7 +1049,11 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     t = to_tensor(t)
     _, lo = binary_args(t, clip_value_min, "ClipByValue")
     _, hi = binary_args(t, clip_value_max, "ClipByValue")
-    return _clip(t, lo, hi)
+    try:
+        return _clip(t, lo, hi)
+    except ValueError as e:
+        _check_broadcast(e, "ClipByValue", t, lo, hi)
+        raise
 
 
 def zeros_like(x, dtype=None, name=None):
@@ -895,7 +1080,17 @@ def ones_like(x, dtype=None, name=None):
     return Tensor(np.ones(v.shape, dtype=dt))
 
 
-not_differentiable("FloorDiv", "Sign", "Floor", "Ceil", "Round", "IsNan", "IsInf", "IsFinite",
+@sign.defgrad
+def _sign_grad(op, dy):
+    # TensorFlow's gradient of Sign is zeros (not None), so sources through it are connected.
+    return (zeros_like(op.inputs[0]),)
+
+
+_float_only(sqrt, rsqrt, exp, expm1, log, log1p, sin, cos, tan, atan, sinh, cosh, tanh,
+            sigmoid, softplus, erf, floor, ceil, is_nan, is_inf, is_finite)
+
+not_differentiable("BitwiseAnd", "BitwiseOr", "BitwiseXor", "LeftShift", "RightShift", "Invert")
+not_differentiable("FloorDiv", "Floor", "Ceil", "Round", "IsNan", "IsInf", "IsFinite",
                    "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
                    "LogicalAnd", "LogicalOr", "LogicalXor", "LogicalNot", "Where")
 
@@ -924,3 +1119,220 @@ def relu_like(x):
     from tapeflow.ops.nn_ops import relu
 
     return relu(x)
+
+
+# ---------------------------------------------------------------- inverse trig, safe products
+@op("Asin")
+def asin(x):
+    """Returns the inverse sine of x elementwise (``tf.math.asin``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.asin(tf.constant([0.0, 1.0])).numpy().round(4)
+    array([0.    , 1.5708], dtype=float32)
+    """
+    with np.errstate(invalid="ignore"):
+        return np.arcsin(x)
+
+
+@asin.defgrad
+def _asin_grad(op, dy):
+    x = op.inputs[0]
+    return (dy * rsqrt(1.0 - x * x),)
+
+
+@op("Acos")
+def acos(x):
+    """Returns the inverse cosine of x elementwise (``tf.math.acos``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.acos(tf.constant([1.0, 0.0])).numpy().round(4)
+    array([0.    , 1.5708], dtype=float32)
+    """
+    with np.errstate(invalid="ignore"):
+        return np.arccos(x)
+
+
+@acos.defgrad
+def _acos_grad(op, dy):
+    x = op.inputs[0]
+    return (negative(dy) * rsqrt(1.0 - x * x),)
+
+
+@op("Asinh")
+def asinh(x):
+    """Returns the inverse hyperbolic sine of x elementwise (``tf.math.asinh``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.asinh(tf.constant([0.0, 1.0])).numpy().round(4)
+    array([0.    , 0.8814], dtype=float32)
+    """
+    return np.arcsinh(x)
+
+
+@asinh.defgrad
+def _asinh_grad(op, dy):
+    x = op.inputs[0]
+    return (dy * rsqrt(x * x + 1.0),)
+
+
+@op("Acosh")
+def acosh(x):
+    """Returns the inverse hyperbolic cosine of x elementwise (``tf.math.acosh``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.acosh(tf.constant([1.0, 2.0])).numpy().round(4)
+    array([0.   , 1.317], dtype=float32)
+    """
+    with np.errstate(invalid="ignore"):
+        return np.arccosh(x)
+
+
+@acosh.defgrad
+def _acosh_grad(op, dy):
+    x = op.inputs[0]
+    return (dy * rsqrt(x * x - 1.0),)
+
+
+@op("Atanh")
+def atanh(x):
+    """Returns the inverse hyperbolic tangent of x elementwise (``tf.math.atanh``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.atanh(tf.constant([0.0, 0.5])).numpy().round(4)
+    array([0.    , 0.5493], dtype=float32)
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.arctanh(x)
+
+
+@atanh.defgrad
+def _atanh_grad(op, dy):
+    x = op.inputs[0]
+    return (dy / (1.0 - x * x),)
+
+
+@op("Atan2")
+def _atan2(y, x):
+    return np.arctan2(y, x)
+
+
+@_atan2.defgrad
+def _atan2_grad(op, dz):
+    y, x = op.inputs
+    scale = dz / (x * x + y * y)
+    return (scale * x, negative(scale) * y)
+
+
+def atan2(y, x, name=None):
+    """Returns the angle of the point (x, y), elementwise, in [-pi, pi] (``tf.math.atan2``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.atan2(tf.constant([1.0, -1.0]), tf.constant([0.0, 0.0])).numpy().round(4)
+    array([ 1.5708, -1.5708], dtype=float32)
+    """
+    y, x = binary_args(y, x, "Atan2")
+    try:
+        return _atan2(y, x)
+    except ValueError as e:
+        _check_broadcast(e, "Atan2", y, x)
+        raise
+
+
+def erfc(x, name=None):
+    """Returns 1 - erf(x) elementwise (``tf.math.erfc``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.erfc(tf.constant([0.0])).numpy()
+    array([1.], dtype=float32)
+    """
+    return 1.0 - erf(x)
+
+
+def xlogy(x, y, name=None):
+    """Returns x * log(y), and 0 where x is 0 (``tf.math.xlogy``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.xlogy(tf.constant([0.0, 2.0]), tf.constant([0.0, 1.0])).numpy()
+    array([0., 0.], dtype=float32)
+    """
+    x, y = binary_args(x, y, "Xlogy")
+    zero = x == 0
+    safe_y = where(zero, ones_like(y), y)
+    return where(zero, zeros_like(x * safe_y), x * log(safe_y))
+
+
+def xdivy(x, y, name=None):
+    """Returns x / y, and 0 where x is 0 (``tf.math.xdivy``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.xdivy(tf.constant([0.0, 2.0]), tf.constant([0.0, 4.0])).numpy()
+    array([0. , 0.5], dtype=float32)
+    """
+    x, y = binary_args(x, y, "Xdivy")
+    zero = x == 0
+    safe_y = where(zero, ones_like(y), y)
+    return where(zero, zeros_like(x * safe_y), x / safe_y)
+
+
+def multiply_no_nan(x, y, name=None):
+    """Returns x * y, and 0 where y is 0 even if x is inf or NaN (``tf.math.multiply_no_nan``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.multiply_no_nan(tf.constant([float("inf"), 2.0]), tf.constant([0.0, 3.0])).numpy()
+    array([0., 6.], dtype=float32)
+    """
+    x, y = binary_args(x, y, "MulNoNan")
+    zero = y == 0
+    safe_x = where(zero, zeros_like(x), x)
+    return where(zero, zeros_like(safe_x * y), safe_x * y)
+
+
+def realdiv(x, y, name=None):
+    """Returns x / y for float tensors (``tf.realdiv``).
+
+    >>> import tapeflow as tf
+    >>> tf.realdiv(tf.constant([3.0]), 2.0).numpy()
+    array([1.5], dtype=float32)
+    """
+    x, y = binary_args(x, y, "RealDiv")
+    try:
+        return _realdiv(x, y)
+    except ValueError as e:
+        _check_broadcast(e, "RealDiv", x, y)
+        raise
+
+
+def scalar_mul(scalar, x, name=None):
+    """Multiplies ``x`` by a scalar (``tf.math.scalar_mul``).
+
+    >>> import tapeflow as tf
+    >>> tf.math.scalar_mul(2.0, tf.constant([1.0, 2.0])).numpy()
+    array([2., 4.], dtype=float32)
+    """
+    if np.ndim(getattr(scalar, "_value", scalar)) != 0:
+        raise ValueError(f"scalar_mul: `scalar` must be a scalar, got shape "
+                         f"{np.shape(getattr(scalar, '_value', scalar))}.")
+    return multiply(scalar, x)
+
+
+def saturate_cast(value, dtype, name=None):
+    """Casts ``value`` to ``dtype``, clipping to the dtype's range first (``tf.saturate_cast``).
+
+    >>> import tapeflow as tf
+    >>> tf.saturate_cast(tf.constant([-1.0, 300.0]), tf.uint8).numpy()
+    array([  0, 255], dtype=uint8)
+    """
+    x = to_tensor(value)
+    target = _dt.as_dtype(dtype)
+    if target._np.kind in "iu" or (target._np.kind == "f" and
+                                   target._np.itemsize < x._value.dtype.itemsize):
+        info = np.iinfo(target._np) if target._np.kind in "iu" else np.finfo(target._np)
+        lo, hi = info.min, info.max
+        if x._value.dtype.kind in "iu":
+            src = np.iinfo(x._value.dtype)
+            lo, hi = max(lo, src.min), min(hi, src.max)
+        x = clip_by_value(x, x._value.dtype.type(lo), x._value.dtype.type(hi))
+    return cast(x, target)
+
+
+_float_only(asin, acos, asinh, acosh, atanh, _atan2)

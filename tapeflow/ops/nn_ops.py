@@ -471,3 +471,6 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
         loss = loss * sample_weight
     n = loss._value.shape[0] if global_batch_size is None else global_batch_size
     return r.reduce_sum(loss) / float(n)
+
+
+m._float_only(elu, _softmax, _log_softmax)

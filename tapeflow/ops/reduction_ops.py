@@ -105,8 +105,21 @@ def _minmax_grad(op, dy):
     return (_expand_grad(dy, x, axes, keepdims) * mask / count,)
 
 
+def _identity(x, lowest):
+    # The value TensorFlow gives a reduction over zero elements: -inf/+inf for floats, the
+    # dtype's lowest/highest for integers.
+    if x.dtype.kind == "f":
+        return -np.inf if lowest else np.inf
+    if x.dtype.kind == "b":
+        return not lowest
+    info = np.iinfo(x.dtype)
+    return info.min if lowest else info.max
+
+
 @op("Max")
 def _max(x, axes, keepdims):
+    if x.size == 0:
+        return np.max(x, axis=axes, keepdims=keepdims, initial=_identity(x, True))
     return np.max(x, axis=axes, keepdims=keepdims)
 
 
@@ -115,6 +128,8 @@ _max.defgrad(_minmax_grad)
 
 @op("Min")
 def _min(x, axes, keepdims):
+    if x.size == 0:
+        return np.min(x, axis=axes, keepdims=keepdims, initial=_identity(x, False))
     return np.min(x, axis=axes, keepdims=keepdims)
 
 
@@ -131,8 +146,30 @@ def _prod_grad(op, dy):
     x = op.inputs[0]
     axes, keepdims = op.attrs["axes"], op.attrs["keepdims"]
     # d prod / d x_i = prod of the others; with no zero in x that is prod / x_i.
-    y = _expand_grad(op.outputs[0], x, axes, keepdims)
-    return (_expand_grad(dy, x, axes, keepdims) * y / x,)
+    if np.all(x._value != 0):
+        y = _expand_grad(op.outputs[0], x, axes, keepdims)
+        return (_expand_grad(dy, x, axes, keepdims) * y / x,)
+    return (_expand_grad(dy, x, axes, keepdims) * _prod_of_others(x, axes),)
+
+
+def _prod_of_others(x, axes):
+    # With zeros in x: the product of the other reduced elements, as an exclusive cumulative
+    # product from the left times one from the right over the flattened reduced axes
+    # (TensorFlow's formula), written in ops so that it can be differentiated again.
+    from tapeflow.ops import array_ops as a
+    from tapeflow.ops.scan_ops import cumprod
+
+    nd = x._value.ndim
+    keep = [i for i in range(nd) if i not in axes]
+    perm = keep + list(axes)
+    xt = a.transpose(x, perm)
+    tshape = list(xt._value.shape)
+    flat = a.reshape(xt, tshape[:len(keep)] + [-1])
+    left = cumprod(flat, axis=-1, exclusive=True)
+    right = cumprod(flat, axis=-1, exclusive=True, reverse=True)
+    others = a.reshape(left * right, tshape)
+    inverse = [perm.index(i) for i in range(nd)]
+    return a.transpose(others, inverse)
 
 
 def _reducer(opfn, doc, int_ok=True):
@@ -237,6 +274,10 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     1.0
     """
     x = to_tensor(input_tensor)
+    if x._value.dtype.kind not in "fc":
+        raise TypeError(f"reduce_variance/reduce_std: input must be either real or complex, "
+                        f"received integer or bool type {x.dtype.name}; cast it to a float "
+                        f"dtype first.")
     mean = reduce_mean(x, axis=axis, keepdims=True)
     return reduce_mean(m.square(x - mean), axis=axis, keepdims=keepdims)
 

@@ -39,6 +39,12 @@ def _away(*shape, lo=0.2, hi=2.0):
     return lambda r: r.uniform(lo, hi, shape) * r.choice([-1.0, 1.0], shape)
 
 
+def _well_conditioned(*shape):
+    # a random square matrix plus 3 I: far from singular, so inverse/solve/det are smooth
+    n = shape[-1]
+    return lambda r: r.uniform(-1.0, 1.0, shape) + 3.0 * np.eye(n)
+
+
 def _ins(*makers):
     return lambda r: [m(r) for m in makers]
 
@@ -57,6 +63,26 @@ def _cases():
     cases = [
         # ---- elementwise unary
         C("abs", tf.abs, _ins(_away(3, 4))),
+        C("sign_times_x", lambda x: tf.sign(x) * x, _ins(_away(3, 4))),  # Sign's grad is 0
+        C("asin", tf.math.asin, _ins(_u(3, 4, lo=-0.8, hi=0.8)), order=2),
+        C("acos", tf.math.acos, _ins(_u(3, 4, lo=-0.8, hi=0.8)), order=2),
+        C("asinh", tf.math.asinh, _ins(x34), order=2),
+        C("acosh", tf.math.acosh, _ins(_u(3, 4, lo=1.2, hi=3.0)), order=2),
+        C("atanh", tf.math.atanh, _ins(_u(3, 4, lo=-0.8, hi=0.8)), order=2),
+        C("atan2", tf.math.atan2, _ins(_away(3, 4), _away(3, 4))),
+        C("erfc", tf.math.erfc, _ins(x34)),
+        C("xlogy", tf.math.xlogy, _ins(x34, pos)),
+        C("xdivy", tf.math.xdivy, _ins(x34, _away(3, 4, lo=0.5))),
+        C("multiply_no_nan", tf.math.multiply_no_nan, _ins(x34, _away(3, 4))),
+        C("linalg_inv", tf.linalg.inv, _ins(_well_conditioned(2, 3, 3)), order=2),
+        C("linalg_inv_adjoint", lambda a: tf.linalg.inv(a, adjoint=True),
+          _ins(_well_conditioned(3, 3))),
+        C("linalg_det", tf.linalg.det, _ins(_well_conditioned(2, 3, 3)), order=2),
+        C("linalg_slogdet", lambda a: tf.linalg.slogdet(a)[1], _ins(_well_conditioned(3, 3))),
+        C("linalg_solve", tf.linalg.solve, _ins(_well_conditioned(2, 3, 3), _u(2, 3, 2)),
+          order=2),
+        C("linalg_solve_adjoint", lambda a, b: tf.linalg.solve(a, b, adjoint=True),
+          _ins(_well_conditioned(3, 3), _u(3, 2))),
         C("negative", tf.negative, _ins(x34), order=2),
         C("square", tf.square, _ins(x34), order=2),
         C("sqrt", tf.sqrt, _ins(pos), order=2),
@@ -110,6 +136,8 @@ def _cases():
           _ins(_u(2, 3, 4)), order=2),
         C("reduce_max", lambda x: tf.reduce_max(x, axis=-1), _ins(_u(3, 4))),
         C("reduce_min", lambda x: tf.reduce_min(x, axis=0), _ins(_u(3, 4))),
+        C("reduce_prod_with_zeros", lambda x: tf.reduce_prod(x, axis=[0, 2]),
+          _ins(lambda r: r.uniform(0.5, 2.0, (2, 3, 2)) * (r.uniform(size=(2, 3, 2)) > 0.3))),
         C("reduce_prod", lambda x: tf.reduce_prod(x, axis=1), _ins(_away(3, 4, lo=0.5)),
           order=2),
         C("reduce_logsumexp", lambda x: tf.reduce_logsumexp(x, axis=1), _ins(x34), order=2),

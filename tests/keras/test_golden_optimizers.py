@@ -10,6 +10,7 @@ import tapeflow as tf
 
 @pytest.mark.parametrize("case", cases("optimizers"), ids=lambda c: c["id"])
 def test_optimizer_case(case):
+    tf.keras.backend.clear_session()   # auto names are unique per session: "sgd", "sgd_1"
     opt = lookup(case["api"])(**resolve_kwargs(case["kwargs"], case))
     var0 = tf.Variable(array(case, "var0_init"))
     var1 = tf.Variable(array(case, "var1_init"))

@@ -217,7 +217,10 @@ def test_schedule_config_round_trip_and_names():
     with pytest.raises(ValueError, match="Could not interpret optimizer identifier.*'adam'"):
         O.get("adamm")
     assert O.get(None) is None
+    keras.backend.clear_session()
     assert O.Adam().name == "adam" and O.RMSprop().name == "rm_sprop"
+    # Keras 3.15: default names are unique per session, a given name is kept as is.
+    assert O.Adam().name == "adam_1" and O.Adam(name="my opt").name == "my opt"
 
 
 def test_schedule_values():

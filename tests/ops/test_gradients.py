@@ -31,8 +31,10 @@ CHECKED_ELSEWHERE = {
     "MaxPoolGradGrad": "tests/layers/test_conv_ops.py",
     "AvgPool": "tests/layers/test_conv_ops.py",
     "AvgPoolGrad": "tests/layers/test_conv_ops.py",
+    "ConvBiasAct": "tests/layers/test_conv_ops.py",  # test_fused_conv_bias_act_fd
     "ReadVariableOp": "tests/framework/test_tape.py",
     "HeavisideStep": "tests/keras/test_golden_activations.py",  # zero gradient, with a warning
+    "_FusedDense": "tests/perf/test_fused_dense.py",  # finite differences and second order
 }
 
 

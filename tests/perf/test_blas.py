@@ -10,8 +10,10 @@ threadpoolctl = pytest.importorskip("threadpoolctl")  # a declared dependency; a
 
 
 def _threads():
+    # NumPy's BLAS (the one np.dot uses; SciPy may load its own copy, which blas leaves alone)
     info = threadpoolctl.threadpool_info()
-    return [i["num_threads"] for i in info if i["user_api"] == "blas"]
+    mine = [i for i in info if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+    return [i["num_threads"] for i in (mine or [i for i in info if i["user_api"] == "blas"])]
 
 
 @pytest.mark.parametrize("shape", [(4, 3, 2), (64, 128, 64), (32, 784, 300), (300, 32, 784)])
@@ -45,3 +47,28 @@ def test_small_products_run_on_one_thread(monkeypatch):
     big = np.ones((1024, 784), np.float32)
     blas.dot(big, np.ones((784, 512), np.float32))
     assert seen[-1] == _threads()
+
+
+def test_single_thread_block_nests_and_restores():
+    before = _threads()
+    with blas.single_thread():
+        inside = _threads()
+        with blas.single_thread():
+            assert _threads() == inside
+            got = blas.dot(np.ones((32, 784), np.float32), np.ones((784, 300), np.float32))
+            assert _threads() == inside
+        assert _threads() == inside
+    assert _threads() == before
+    if blas._state["libs"]:
+        assert all(t == 1 for t in inside)
+    assert float(got[0, 0]) == 784.0
+
+
+def test_fit_restores_the_thread_count():
+    from tapeflow import keras
+
+    before = _threads()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((8, 3), np.float32), np.ones((8, 2), np.float32), epochs=1, verbose=0)
+    assert _threads() == before

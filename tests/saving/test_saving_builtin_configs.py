@@ -47,6 +47,9 @@ ARGS = {
     "CosineDecayRestarts": {"initial_learning_rate": 0.1, "first_decay_steps": 10},
     "PiecewiseConstantDecay": {"boundaries": [10, 20], "values": [0.1, 0.01, 0.001]},
 }
+# Keras 3's pooling layers take a required pool_size.
+ARGS.update({f"{kind}Pooling{d}D": {"pool_size": 2} for kind in ("Max", "Average")
+             for d in (1, 2, 3)})
 # Bases, wrappers around a user function or layer, and non-serializable helpers.
 EXCLUDE = {"Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer", "Constraint",
            "LearningRateSchedule", "InputSpec", "KerasTensor", "KerasVariable", "Node",

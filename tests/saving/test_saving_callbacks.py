@@ -86,3 +86,46 @@ def test_model_checkpoint_saves_loadable_full_models(tmp_path):
                                   np.asarray(model.predict(x, verbose=0)))
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_backup_counts_batches_like_keras(tmp_path):
+    # Keras counts the batches run between two calls (steps_per_execution > 1 skips indices)
+    # and saves once save_freq of them have run.
+    cb = BackupAndRestore(str(tmp_path / "b"), save_freq=3, delete_checkpoint=False)
+    cb.set_model(_model())
+    path = tmp_path / "b" / "latest.weights.h5"
+    cb.on_train_batch_end(0)       # 1 batch
+    assert not path.exists()
+    cb.on_train_batch_end(2)       # batches 1 and 2 ran too: 3, save
+    assert path.exists()
+    path.unlink()
+    cb.on_train_batch_end(0)       # a new epoch: 1 batch
+    cb.on_train_batch_end(1)       # 2
+    assert not path.exists()
+    cb.on_train_batch_end(3)       # 4: save
+    assert path.exists()
+
+
+def test_backup_double_checkpoint_recovers_from_a_corrupt_latest_file(tmp_path):
+    x, y = _data()
+    backup = tmp_path / "backup"
+    model = _model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        model.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0,
+                  callbacks=[BackupAndRestore(str(backup), double_checkpoint=True),
+                             _Interrupt(at_epoch=2)])
+    assert sorted(os.listdir(backup)) == ["latest.weights.h5", "latest.weights.h5.bkp",
+                                          "training_metadata.json",
+                                          "training_metadata.json.bkp"]
+    (backup / "latest.weights.h5").write_bytes(b"garbage, not HDF5")  # killed mid-write
+    epochs = _Epochs()
+    _model().fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0,
+                 callbacks=[BackupAndRestore(str(backup), double_checkpoint=True), epochs])
+    assert epochs.seen == [2, 3]  # restored from the previous backup (after epoch index 1)
+    # without a previous backup the corrupt file is an error naming it
+    model = _model()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "latest.weights.h5").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"latest\.weights\.h5.*not a valid HDF5"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[BackupAndRestore(str(bad))])

@@ -2,6 +2,7 @@
 recurrent and attention layers."""
 
 from tapeflow.keras import backend as K
+from tapeflow.keras.layers.variables import _AUTOCAST
 
 
 def normalize_tuple(value, n, name, allow_zero=False):
@@ -73,3 +74,32 @@ def _module(kind):
 def base_config(layer):
     return {"name": layer.name, "trainable": layer.trainable,
             "dtype": K.serialize_dtype_policy(layer._dtype_policy)}
+
+
+def serialize_layer(layer):
+    """A nested layer's full Keras 3 dict (module, class_name, config, registered_name and
+    build_config), as Keras writes a wrapper's ``layer`` or an RNN's ``cell``."""
+    from tapeflow.keras.saving import serialization_lib  # noqa: PLC0415
+
+    return serialization_lib.serialize_keras_object(layer)
+
+
+def deserialize_layer(spec):
+    """The layer of a nested config written by :func:`serialize_layer`, by Keras 3, or in the
+    short ``{"class_name", "config"}`` form (custom classes resolve through the registry)."""
+    from tapeflow.keras.saving import serialization_lib  # noqa: PLC0415
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) or \
+            not isinstance(spec.get("config"), dict):
+        raise ValueError(f"Expected a serialized layer (a dict with 'class_name' and a "
+                         f"'config' dict), received {spec!r:.200}.")
+    return serialization_lib.deserialize_keras_object(spec)
+
+
+
+def read(v):
+    """A layer variable as its call should use it: read in the compute dtype inside the call of a
+    mixed-precision layer (Keras 3 autocasting), else the variable itself."""
+    if v is not None and _AUTOCAST and _AUTOCAST[-1] is not None:
+        return v.value
+    return v

@@ -132,12 +132,12 @@ class BaseConv(Layer):
         if self.use_bias and fused is not None:
             # one recorded op for convolution + bias (+ relu), computed in place
             fmt = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}[self.rank]
-            return C._conv_nd(inputs, self.kernel, self.rank, self.strides, self._tf_padding(),
-                              fmt[self._channels_first], self.dilation_rate,
-                              type(self).__name__, bias=self.bias, relu=fused)
-        y = self.convolution_op(inputs, self.kernel)
+            return C._conv_nd(inputs, U.read(self.kernel), self.rank, self.strides,
+                              self._tf_padding(), fmt[self._channels_first], self.dilation_rate,
+                              type(self).__name__, bias=U.read(self.bias), relu=fused)
+        y = self.convolution_op(inputs, U.read(self.kernel))
         if self.use_bias:
-            y = _add_bias(y, self.bias, self._channels_first, self.rank)
+            y = _add_bias(y, U.read(self.bias), self._channels_first, self.rank)
         return self.activation(y) if self.activation is not None else y
 
     def _fused_activation(self):
@@ -296,11 +296,11 @@ class BaseConvTranspose(BaseConv):
         out = self._out_spatial(sp)
         full = [shape[0], self.filters, *out] if cf else [shape[0], *out, self.filters]
         fmt = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}[self.rank]
-        y = C._conv_transpose_nd(inputs, self.kernel, full, self.rank, self.strides,
+        y = C._conv_transpose_nd(inputs, U.read(self.kernel), full, self.rank, self.strides,
                                  self.padding.upper(), fmt[cf], self.dilation_rate,
                                  type(self).__name__)
         if self.use_bias:
-            y = _add_bias(y, self.bias, cf, self.rank)
+            y = _add_bias(y, U.read(self.bias), cf, self.rank)
         return self.activation(y) if self.activation is not None else y
 
     def compute_output_shape(self, input_shape):
@@ -363,6 +363,18 @@ class Conv3DTranspose(BaseConvTranspose):
 
     rank = 3
 
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format=None, output_padding=None, dilation_rate=(1, 1, 1),
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
+        # Keras 3's positional order: data_format comes before output_padding here
+        super().__init__(filters, kernel_size, strides, padding, output_padding, data_format,
+                         dilation_rate, activation, use_bias, kernel_initializer,
+                         bias_initializer, kernel_regularizer, bias_regularizer,
+                         activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
+
 
 class DepthwiseConv2D(BaseConv):
     """Depthwise 2-D convolution: kernel (kh, kw, in, depth_multiplier), one filter group per
@@ -386,6 +398,10 @@ class DepthwiseConv2D(BaseConv):
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)
         self.depth_multiplier = int(depth_multiplier)
+        if self.depth_multiplier <= 0:
+            raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a "
+                             f"strictly positive value. Received "
+                             f"depth_multiplier={depth_multiplier}.")
 
     def build(self, input_shape):
         c = input_shape[self._channel_axis()]
@@ -401,10 +417,10 @@ class DepthwiseConv2D(BaseConv):
 
     def call(self, inputs):
         fmt = "NCHW" if self._channels_first else "NHWC"
-        y = C.depthwise_conv2d(inputs, self.kernel, self.strides,
+        y = C.depthwise_conv2d(inputs, U.read(self.kernel), self.strides,
                                self.padding.upper(), fmt, self.dilation_rate)
         if self.use_bias:
-            y = _add_bias(y, self.bias, self._channels_first, 2)
+            y = _add_bias(y, U.read(self.bias), self._channels_first, 2)
         return self.activation(y) if self.activation is not None else y
 
     def compute_output_shape(self, input_shape):
@@ -448,6 +464,10 @@ class SeparableConv2D(BaseConv):
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)
         self.depth_multiplier = int(depth_multiplier)
+        if self.depth_multiplier <= 0:
+            raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a "
+                             f"strictly positive value. Received "
+                             f"depth_multiplier={depth_multiplier}.")
         self.pointwise_initializer = U.get("initializer", pointwise_initializer)
         self.pointwise_regularizer = U.get("regularizer", pointwise_regularizer)
         self.pointwise_constraint = U.get("constraint", pointwise_constraint)
@@ -470,11 +490,11 @@ class SeparableConv2D(BaseConv):
 
     def call(self, inputs):
         fmt = "NCHW" if self._channels_first else "NHWC"
-        y = C.separable_conv2d(inputs, self.depthwise_kernel, self.pointwise_kernel,
+        y = C.separable_conv2d(inputs, U.read(self.depthwise_kernel), U.read(self.pointwise_kernel),
                                self.strides, self.padding.upper(), fmt,
                                self.dilation_rate)
         if self.use_bias:
-            y = _add_bias(y, self.bias, self._channels_first, 2)
+            y = _add_bias(y, U.read(self.bias), self._channels_first, 2)
         return self.activation(y) if self.activation is not None else y
 
     def get_config(self):
@@ -511,6 +531,7 @@ class DepthwiseConv1D(DepthwiseConv2D):
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
+        U.normalize_padding(padding)  # Keras 3: no "causal" for depthwise/separable 1-D
         super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
                          dilation_rate, activation, use_bias, depthwise_initializer,
                          bias_initializer, depthwise_regularizer, bias_regularizer,
@@ -523,11 +544,11 @@ class DepthwiseConv1D(DepthwiseConv2D):
 
     def call(self, inputs):
         k, c, mult = self.kernel.shape
-        w = A.reshape(self.kernel, [k, 1, c * mult])
+        w = A.reshape(U.read(self.kernel), [k, 1, c * mult])
         y = C._conv_nd(inputs, w, 1, self.strides, self.padding.upper(),
                        _FMT[1][self._channels_first], self.dilation_rate, "DepthwiseConv1D")
         if self.use_bias:
-            y = _add_bias(y, self.bias, self._channels_first, 1)
+            y = _add_bias(y, U.read(self.bias), self._channels_first, 1)
         return self.activation(y) if self.activation is not None else y
 
 
@@ -550,6 +571,7 @@ class SeparableConv1D(SeparableConv2D):
                  pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
                  **kwargs):
+        U.normalize_padding(padding)  # Keras 3: no "causal" for depthwise/separable 1-D
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
                          depth_multiplier, activation, use_bias, depthwise_initializer,
                          pointwise_initializer, bias_initializer, depthwise_regularizer,
@@ -576,10 +598,11 @@ class SeparableConv1D(SeparableConv2D):
     def call(self, inputs):
         k, c, m = self.depthwise_kernel.shape
         fmt = _FMT[1][self._channels_first]
-        dw = A.reshape(self.depthwise_kernel, [k, 1, c * m])
+        dw = A.reshape(U.read(self.depthwise_kernel), [k, 1, c * m])
         h = C._conv_nd(inputs, dw, 1, self.strides, self.padding.upper(), fmt,
                        self.dilation_rate, "SeparableConv1D")
-        y = C._conv_nd(h, self.pointwise_kernel, 1, 1, "VALID", fmt, None, "SeparableConv1D")
+        y = C._conv_nd(h, U.read(self.pointwise_kernel), 1, 1, "VALID", fmt, None,
+                       "SeparableConv1D")
         if self.use_bias:
-            y = _add_bias(y, self.bias, self._channels_first, 1)
+            y = _add_bias(y, U.read(self.bias), self._channels_first, 1)
         return self.activation(y) if self.activation is not None else y

@@ -442,16 +442,43 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=None):
+        """Rebuilds the layer; a Python lambda (bytecode) is refused in safe mode.
+
+        Safe mode is on unless ``safe_mode=False`` is passed, a ``SafeModeScope(False)`` is
+        active or ``keras.config.enable_unsafe_deserialization()`` was called (as in Keras).
+
+        >>> from tapeflow import keras
+        >>> config = keras.layers.Lambda(lambda x: x + 1.0).get_config()
+        >>> keras.layers.Lambda.from_config(config)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: Requested the deserialization of a `Lambda` layer whose `function` is ...
+        >>> keras.layers.Lambda.from_config(config, safe_mode=False).function(1.0)
+        2.0
+        """
+        from tapeflow.keras.saving import serialization_lib  # noqa: PLC0415
+
+        if safe_mode is None:
+            safe_mode = serialization_lib.in_safe_mode()
         config = dict(config)
-        config["function"] = _deserialize_function(config["function"], custom_objects)
-        if isinstance(config.get("output_shape"), dict):
-            config["output_shape"] = _deserialize_function(config["output_shape"],
-                                                           custom_objects)
+        for key in ("function", "output_shape", "mask"):
+            value = config.get(key)
+            if not isinstance(value, dict):
+                continue
+            if value.get("class_name") == "__lambda__" and safe_mode:
+                raise ValueError(
+                    f"Requested the deserialization of a `Lambda` layer whose `{key}` is a "
+                    "Python lambda. This carries a potential risk of arbitrary code execution "
+                    "and thus it is disallowed by default. If you trust the source of the "
+                    "artifact, you can override this error by passing `safe_mode=False` to the "
+                    "loading function, or calling "
+                    "`keras.config.enable_unsafe_deserialization()`.")
+            config[key] = _deserialize_function(value, custom_objects, safe_mode)
         return cls(**config)
 
 
 def _serialize_function(fn):
-    if getattr(fn, "__name__", "<lambda>") != "<lambda>" and fn.__closure__ is None:
+    if getattr(fn, "__name__", "<lambda>") != "<lambda>":   # a named function: by name
         return {"module": fn.__module__, "class_name": "function", "config": fn.__name__,
                 "registered_name": fn.__name__}
     code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
@@ -460,7 +487,7 @@ def _serialize_function(fn):
                                                   "closure": closure}}
 
 
-def _deserialize_function(config, custom_objects=None):
+def _deserialize_function(config, custom_objects=None, safe_mode=True):
     if callable(config):
         return config
     if config.get("class_name") == "__lambda__":
@@ -476,7 +503,31 @@ def _deserialize_function(config, custom_objects=None):
         return custom_objects[name]
     import importlib  # noqa: PLC0415
 
-    return getattr(importlib.import_module(config["module"]), name)
+    from tapeflow.keras import activations  # noqa: PLC0415
+    from tapeflow.keras.saving import serialization_lib  # noqa: PLC0415
+
+    found = serialization_lib.get_registered_object(name, custom_objects)
+    if found is not None:
+        return found
+    module = config.get("module") or "builtins"
+    trusted = module.split(".")[0] in ("tapeflow", "keras", "builtins", "tensorflow")
+    if safe_mode and not trusted:
+        raise ValueError(f"Lambda: refusing to import the function {name!r} from module "
+                         f"{module!r} in safe mode (it is not a tapeflow/Keras function). Pass "
+                         "it in `custom_objects`, or `safe_mode=False` if you trust the source.")
+    if trusted and module != "builtins":
+        module = module.replace("tensorflow", "tapeflow", 1).replace("keras", "tapeflow.keras", 1) \
+            if not module.startswith("tapeflow") else module
+    try:   # never Python's builtins (eval, exec, open): those names go to activations
+        if module != "builtins" and (trusted or not safe_mode):
+            return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        pass
+    try:   # Keras writes module "builtins" for functions such as tf.nn.relu
+        return activations.get(name)
+    except ValueError:
+        raise ValueError(f"Lambda: could not find the function {name!r} (module "
+                         f"{config.get('module')!r}). Pass it in `custom_objects`.") from None
 
 
 class Rescaling(Layer):

@@ -6,6 +6,7 @@ to the layers that consume it (RNNs, GlobalAveragePooling1D).
 
 from tapeflow.keras.layers import _layer_utils as U
 from tapeflow.keras.layers.layer import Layer
+from tapeflow.keras.layers.node import KerasTensor
 from tapeflow.ops import array_ops as A
 from tapeflow.ops import math_ops as M
 
@@ -56,11 +57,16 @@ class Embedding(Layer):
         ids = inputs
         if ids.dtype.name not in ("int32", "int64"):
             ids = M.cast(ids, "int32")
-        return A.gather(self.embeddings, ids)
+        out = A.gather(self.embeddings, ids)
+        if out.dtype.name != self.compute_dtype:  # as Keras: the output in the compute dtype
+            out = M.cast(out, self.compute_dtype)
+        return out
 
     def compute_mask(self, inputs, previous_mask=None):
         if not self.mask_zero:
             return None
+        if isinstance(inputs, KerasTensor):  # a symbolic input gets a symbolic mask
+            return KerasTensor(inputs.shape, "bool")
         return M.not_equal(inputs, 0)
 
     def compute_output_shape(self, input_shape):

@@ -10,6 +10,7 @@ Variables and layers assigned as attributes, or held in lists and dicts assigned
 are tracked in assignment order, as Keras tracks them.
 """
 
+import functools
 import inspect
 
 from tapeflow._backend import np
@@ -74,6 +75,12 @@ class Layer:
     >>> [w.path for w in layer.weights]
     ['scale/variable']
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_records_build", False):
+            cls.build = _recording_build(build)
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
@@ -194,6 +201,11 @@ class Layer:
         return self._dtype_policy.variable_dtype
 
     @property
+    def input_dtype(self):
+        """The dtype float inputs are converted to (the compute dtype, as in Keras 3)."""
+        return self._dtype_policy.compute_dtype
+
+    @property
     def trainable(self):
         return self._trainable
 
@@ -283,6 +295,17 @@ class Layer:
         return list(self._metrics)
 
     @property
+    def metrics_variables(self):
+        """The variables of the layer's metrics (their running totals and counts)."""
+        out = []
+        for m in self.metrics:
+            if hasattr(m, "variables"):
+                out.extend(m.variables)
+            else:   # a container of metrics (the compiled metrics)
+                out.extend(v for sub in getattr(m, "metrics", []) for v in sub.variables)
+        return out
+
+    @property
     def input(self):
         """The input KerasTensor(s) of the layer's first symbolic call."""
         return self._node_attr("input")
@@ -327,6 +350,9 @@ class Layer:
             shape, name = None, shape
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = K.standardize_dtype(dtype or self.variable_dtype)
+        from tapeflow.keras.saving.safe_io import charge_weight  # noqa: PLC0415
+
+        charge_weight(shape, dtype, self.name)  # bounded while a model file loads
         value = _get_initializer(initializer, dtype)(shape, dtype=dtype)
         name = name or "variable"
         scope = K.current_path()
@@ -663,6 +689,48 @@ class Layer:
 
 
 # ---------------------------------------------------------------------- helpers
+def _recording_build(build):
+    # A subclass's `build`, wrapped so that calling it directly (`layer.build((None, 4))`)
+    # records the build shapes for `get_build_config` and marks the layer built, as Keras does.
+    params = [n for n in inspect.signature(build).parameters if n != "self"]
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        shapes = None
+        if self.__dict__.get("_build_shapes") is None and (args or kwargs):
+            if len(params) <= 1:
+                first = args[0] if args else next(iter(kwargs.values()))
+                shapes = {"input_shape": _shape_arg(first)}
+            else:
+                values = dict(zip(params, args))
+                values.update(kwargs)
+                shapes = {k: _shape_arg(v) for k, v in values.items() if v is not None}
+        result = build(self, *args, **kwargs)
+        if shapes is not None and self.__dict__.get("_build_shapes") is None:
+            self.__dict__["_build_shapes"] = shapes
+        self.built = True
+        return result
+
+    wrapper._records_build = True
+    return wrapper
+
+
+Layer.build = _recording_build(Layer.build)   # a direct `layer.build(shape)` is recorded too
+
+
+def _shape_arg(s):
+    # A shape given to `build` (tuple, list, TensorShape, or a structure of them) as tuples.
+    if hasattr(s, "as_list"):
+        s = s.as_list() if s.rank is not None else None
+    if isinstance(s, (list, tuple)) and all(d is None or isinstance(d, int) for d in s):
+        return tuple(s)
+    if isinstance(s, (list, tuple)):
+        return [_shape_arg(v) for v in s]
+    if isinstance(s, dict):
+        return {k: _shape_arg(v) for k, v in s.items()}
+    return s
+
+
 def _capture_init_args(cls, args, kwargs):
     # The constructor's arguments, for get_config of layers that do not override it.
     try:

@@ -2,6 +2,7 @@
 
 from tapeflow.keras.layers import _layer_utils as U
 from tapeflow.keras.layers.layer import Layer
+from tapeflow.keras.layers.node import KerasTensor
 from tapeflow.ops import array_ops as A
 from tapeflow.ops import math_ops as M
 from tapeflow.ops import reduction_ops as R
@@ -26,6 +27,8 @@ class Masking(Layer):
         self.supports_masking = True
 
     def compute_mask(self, inputs, previous_mask=None):
+        if isinstance(inputs, KerasTensor):  # a symbolic input gets a symbolic mask
+            return KerasTensor(inputs.shape[:-1], "bool")
         return R.reduce_any(M.not_equal(inputs, self.mask_value), axis=-1)
 
     def call(self, inputs):

@@ -14,7 +14,8 @@ from tapeflow.ops import math_ops as M
 from tapeflow.ops import nn_ops as N
 from tapeflow.ops import reduction_ops as R
 
-__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization",
+           "UnitNormalization"]
 
 
 def _norm_axes(axis, ndim, name):
@@ -25,6 +26,10 @@ def _norm_axes(axis, ndim, name):
             raise ValueError(f"{name}: axis {a} is out of range for an input of rank {ndim}.")
         out.append(a % ndim)
     return sorted(set(out))
+
+
+def _half(x):
+    return x.dtype.name in ("float16", "bfloat16")
 
 
 def _bshape(ndim, axes, shape):
@@ -61,8 +66,8 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, renorm=False,
-                 renorm_clipping=None, renorm_momentum=0.99, **kwargs):
+                 gamma_constraint=None, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
         if renorm:
             # Batch renormalization (Ioffe 2017) is not implemented; Keras files save renorm=False.
@@ -111,6 +116,8 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})
 
     def call(self, inputs, training=None, mask=None):
+        if _half(inputs):  # as Keras: statistics in float32, output in the compute dtype
+            return M.cast(self.call(M.cast(inputs, "float32"), training, mask), inputs.dtype)
         ndim = inputs.shape.rank
         ax = self.axis % ndim
         reduce_axes = [i for i in range(ndim) if i != ax]
@@ -173,16 +180,24 @@ class LayerNormalization(Layer):
     array([[-1.,  1.]], dtype=float32)
     """
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
                  **kwargs):
+        rms_scaling = kwargs.pop("rms_scaling", False)  # keyword only, as Keras 3.15
         super().__init__(**kwargs)
         self.axis = axis if isinstance(axis, int) else list(axis)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)
+        if self.rms_scaling:
+            import warnings  # noqa: PLC0415
+
+            warnings.warn("You passed `rms_scaling=True`, which is deprecated. This argument "
+                          "incorrectly scales the input by the variance, not the root mean "
+                          "square. To correctly use RMS Normalization, please use "
+                          "`keras.layers.RMSNormalization` instead.", stacklevel=2)
         self.beta_initializer = U.get("initializer", beta_initializer)
         self.gamma_initializer = U.get("initializer", gamma_initializer)
         self.beta_regularizer = U.get("regularizer", beta_regularizer)
@@ -195,24 +210,29 @@ class LayerNormalization(Layer):
         ndim = len(input_shape)
         axes = _norm_axes(self.axis, ndim, "LayerNormalization")
         shape = tuple(input_shape[i] for i in axes)
-        self.gamma = self.add_weight(name="gamma", shape=shape,
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
+        # as Keras: the config's axis becomes a sorted list once built
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        # rms_scaling always has a gamma and never a beta (Keras 3)
+        self.gamma = self.add_weight(
+            name="gamma", shape=shape, initializer=self.gamma_initializer,
+            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint) \
+            if self.scale or self.rms_scaling else None
         self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
                                     regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+                                    constraint=self.beta_constraint) \
+            if self.center and not self.rms_scaling else None
 
     def call(self, inputs):
+        if _half(inputs):  # as Keras: computed in float32, output in the compute dtype
+            return M.cast(self.call(M.cast(inputs, "float32")), inputs.dtype)
         ndim = inputs.shape.rank
         axes = _norm_axes(self.axis, ndim, "LayerNormalization")
         bshape = _bshape(ndim, axes, inputs.shape.as_list())
         if self.rms_scaling:
-            from tapeflow.ops import reduction_ops as R  # noqa: PLC0415
-
-            ms = R.reduce_mean(inputs * inputs, axis=axes, keepdims=True)
-            y = inputs * M.rsqrt(ms + self.epsilon)
-            return y * A.reshape(self.gamma, bshape) if self.scale else y
+            # Keras 3.15 (deprecated option): x / sqrt(variance + eps), not the root mean square
+            _, var = N.moments(inputs, axes=axes, keepdims=True)
+            y = inputs * M.rsqrt(var + self.epsilon)
+            return y * A.reshape(self.gamma, bshape)
         mean, var = N.moments(inputs, axes=axes, keepdims=True)
         inv = M.rsqrt(var + self.epsilon)
         if self.scale:
@@ -291,6 +311,8 @@ class GroupNormalization(Layer):
         self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
 
     def call(self, inputs):
+        if _half(inputs):  # as Keras: computed in float32, output in the compute dtype
+            return M.cast(self.call(M.cast(inputs, "float32")), inputs.dtype)
         shape = inputs.shape.as_list()
         ndim = len(shape)
         ax = self.axis % ndim
@@ -322,4 +344,41 @@ class GroupNormalization(Layer):
             "beta_constraint": U.serialize("constraint", self.beta_constraint),
             "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
         })
+        return c
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis`` (an int or a list of ints; default -1):
+    ``x / max(||x||, 1e-12)``.
+
+    >>> import numpy as np
+    >>> from tapeflow import keras
+    >>> keras.layers.UnitNormalization()(np.array([[3.0, 4.0]])).numpy()
+    array([[0.6, 0.8]], dtype=float32)
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = list(axis)
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise TypeError(f"Invalid value for `axis` argument: expected an int or a "
+                            f"list/tuple of ints. Received: axis={axis}")
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs):
+        axes = _norm_axes(self.axis, inputs.shape.rank, "UnitNormalization")
+        sq = R.reduce_sum(inputs * inputs, axis=axes, keepdims=True)
+        return inputs * M.rsqrt(M.maximum(sq, 1e-24))
+
+    def compute_output_shape(self, input_shape):
+        _norm_axes(self.axis, len(input_shape), "UnitNormalization")
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = U.base_config(self)
+        c["axis"] = self.axis
         return c

@@ -65,10 +65,16 @@ class BasePooling(Layer):
 
 
 def _pool_class(name, rank, kind, default_pool, doc):
-    def __init__(self, pool_size=default_pool, strides=None, padding="valid", data_format=None,
-                 name=None, **kwargs):
-        BasePooling.__init__(self, pool_size, strides, padding, data_format, name, **kwargs)
+    if default_pool is None:  # Keras 3: AveragePooling*D has no default pool_size
+        def __init__(self, pool_size, strides=None, padding="valid", data_format=None,
+                     name=None, **kwargs):
+            BasePooling.__init__(self, pool_size, strides, padding, data_format, name, **kwargs)
+    else:
+        def __init__(self, pool_size=default_pool, strides=None, padding="valid",
+                     data_format=None, name=None, **kwargs):
+            BasePooling.__init__(self, pool_size, strides, padding, data_format, name, **kwargs)
 
+    __init__.__qualname__ = f"{name}.__init__"
     return type(name, (BasePooling,), {"rank": rank, "kind": kind, "__init__": __init__,
                                        "__doc__": doc, "__module__": __name__})
 
@@ -94,14 +100,14 @@ MaxPooling3D = _pool_class("MaxPooling3D", 3, "MAX", (2, 2, 2), """Max pooling o
     >>> keras.layers.MaxPooling3D()(np.ones((1, 4, 4, 4, 2))).shape
     TensorShape([1, 2, 2, 2, 2])
     """)
-AveragePooling1D = _pool_class("AveragePooling1D", 1, "AVG", 2, """Average pooling over time.
+AveragePooling1D = _pool_class("AveragePooling1D", 1, "AVG", None, """Average pooling over time.
 
     >>> import numpy as np
     >>> from tapeflow import keras
-    >>> keras.layers.AveragePooling1D()(np.arange(4.0).reshape(1, 4, 1))[0, :, 0].numpy()
+    >>> keras.layers.AveragePooling1D(2)(np.arange(4.0).reshape(1, 4, 1))[0, :, 0].numpy()
     array([0.5, 2.5], dtype=float32)
     """)
-AveragePooling2D = _pool_class("AveragePooling2D", 2, "AVG", (2, 2), """Average pooling over
+AveragePooling2D = _pool_class("AveragePooling2D", 2, "AVG", None, """Average pooling over
     images; with padding "same" each window averages only its real elements.
 
     >>> import numpy as np
@@ -109,12 +115,12 @@ AveragePooling2D = _pool_class("AveragePooling2D", 2, "AVG", (2, 2), """Average 
     >>> keras.layers.AveragePooling2D(3, 2, "same")(np.ones((1, 5, 5, 1))).shape
     TensorShape([1, 3, 3, 1])
     """)
-AveragePooling3D = _pool_class("AveragePooling3D", 3, "AVG", (2, 2, 2), """Average pooling
+AveragePooling3D = _pool_class("AveragePooling3D", 3, "AVG", None, """Average pooling
     over volumes.
 
     >>> import numpy as np
     >>> from tapeflow import keras
-    >>> keras.layers.AveragePooling3D()(np.ones((1, 4, 4, 4, 2))).shape
+    >>> keras.layers.AveragePooling3D(2)(np.ones((1, 4, 4, 4, 2))).shape
     TensorShape([1, 2, 2, 2, 2])
     """)
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D

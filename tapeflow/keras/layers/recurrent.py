@@ -337,17 +337,13 @@ class StackedRNNCells(Layer):
 
     def get_config(self):
         c = U.base_config(self)
-        c["cells"] = [{"class_name": type(x).__name__, "config": x.get_config()}
-                      for x in self.cells]
+        c["cells"] = [U.serialize_layer(x) for x in self.cells]
         return c
 
     @classmethod
     def from_config(cls, config):
-        from tapeflow.keras import layers  # noqa: PLC0415
-
         config = dict(config)
-        cells = [getattr(layers, c["class_name"]).from_config(c["config"])
-                 for c in config.pop("cells")]
+        cells = [U.deserialize_layer(c) for c in config.pop("cells")]
         return cls(cells, **config)
 
 
@@ -422,6 +418,9 @@ class RNN(Layer):
     def _fused(self, training):
         return None
 
+    def _call_kwargs(self, inputs, kwargs):
+        return _keras_mask_rule(self, inputs, kwargs)
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         x = sequences
         if mask is not None and not isinstance(mask, Tensor):
@@ -435,6 +434,14 @@ class RNN(Layer):
         fused = self._fused(training)
         if fused is not None:
             outputs, last, states = fused(x, states, mask)
+            if mask is not None and initial_state is not None:
+                # as Keras: a masked step repeats the previous *output*, which starts at zeros
+                # (not at the initial state), so leading masked steps output zeros
+                seen = np.maximum.accumulate(np.asarray(mask.numpy(), bool), axis=1)
+                if not seen.all():
+                    keep = np.broadcast_to(seen[..., None], tuple(outputs.shape))
+                    outputs = M.where(_wrap(keep), outputs, M.zeros_like(outputs))
+                    last = outputs[:, -1]
         else:
             outputs, last, states = self._loop(x, states, mask, training)
         if self.stateful:
@@ -489,19 +496,15 @@ class RNN(Layer):
                   "stateful": self.stateful, "unroll": self.unroll,
                   "zero_output_for_mask": self.zero_output_for_mask})
         if type(self) is RNN:
-            c["cell"] = {"class_name": type(self.cell).__name__,
-                         "config": self.cell.get_config()}
+            c["cell"] = U.serialize_layer(self.cell)
         return c
 
     @classmethod
     def from_config(cls, config):
         if cls is not RNN:
             return cls(**config)
-        from tapeflow.keras import layers  # noqa: PLC0415
-
         config = dict(config)
-        spec = config.pop("cell")
-        cell = getattr(layers, spec["class_name"]).from_config(spec["config"])
+        cell = U.deserialize_layer(config.pop("cell"))
         return cls(cell, **config)
 
 
@@ -592,6 +595,26 @@ class SimpleRNN(_FusedRNN):
     _cell_class = SimpleRNNCell
     _cell_name = "simple_rnn_cell"
 
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, seed=None, **kwargs):
+        # Keras 3's positional order (units, activation, use_bias, ...)
+        super().__init__(
+            units, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            activity_regularizer=activity_regularizer, activation=activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+
     def _run_fused(self, x, states, mask):
         c = self.cell
         x, bias = self._inputs_bias(x)
@@ -599,6 +622,11 @@ class SimpleRNN(_FusedRNN):
                                          _float_mask(mask, x.dtype))
         last = hs[:, -1]
         return hs, last, [last]
+
+    def get_config(self):
+        c = super().get_config()
+        c.pop("seed", None)  # Keras 3.15's SimpleRNN.get_config has no seed (its cell does)
+        return c
 
 
 class LSTM(_FusedRNN):
@@ -614,6 +642,28 @@ class LSTM(_FusedRNN):
     _cell_class = LSTMCell
     _cell_name = "lstm_cell"
     _extra = ("recurrent_activation", "unit_forget_bias")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True,
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, use_cudnn="auto", **kwargs):
+        # Keras 3's positional order (units, activation, recurrent_activation, use_bias, ...)
+        super().__init__(
+            units, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            activity_regularizer=activity_regularizer, activation=activation,
+            recurrent_activation=recurrent_activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            use_cudnn=use_cudnn, **kwargs)
 
     def _run_fused(self, x, states, mask):
         c = self.cell
@@ -636,6 +686,28 @@ class GRU(_FusedRNN):
     _cell_class = GRUCell
     _cell_name = "gru_cell"
     _extra = ("recurrent_activation", "reset_after")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
+        # Keras 3's positional order (units, activation, recurrent_activation, use_bias, ...)
+        super().__init__(
+            units, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            activity_regularizer=activity_regularizer, activation=activation,
+            recurrent_activation=recurrent_activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed, reset_after=reset_after,
+            use_cudnn=use_cudnn, **kwargs)
 
     def _run_fused(self, x, states, mask):
         c = self.cell
@@ -668,8 +740,8 @@ class Bidirectional(Layer):
             raise ValueError(f"Invalid merge mode. Received: {merge_mode}. Merge mode should "
                              f"be one of {{'sum', 'mul', 'ave', 'concat', None}}")
         if not isinstance(layer, Layer):
-            raise ValueError(f"Please initialize `Bidirectional` layer with a `Layer` "
-                             f"instance. Received: {layer}")
+            raise ValueError(f"Please initialize `Bidirectional` layer with a "
+                             f"`keras.layers.Layer` instance. Received: {layer}")
         cfg = layer.get_config()
         cfg["name"] = "forward_" + _strip(layer.name, "forward_")
         self.forward_layer = type(layer).from_config(cfg)
@@ -679,6 +751,11 @@ class Bidirectional(Layer):
             cfg["name"] = "backward_" + _strip(layer.name, "backward_")
             backward_layer = type(layer).from_config(cfg)
         self.backward_layer = backward_layer
+        for sub_layer in (self.forward_layer, self.backward_layer):
+            # as Keras: masked steps give zeros when the sequences are returned
+            if getattr(sub_layer, "zero_output_for_mask", None) is not None:
+                sub_layer.zero_output_for_mask = bool(getattr(sub_layer, "return_sequences",
+                                                              False))
         self.merge_mode = merge_mode
         self.return_sequences = getattr(layer, "return_sequences", False)
         self.return_state = getattr(layer, "return_state", False)
@@ -688,6 +765,9 @@ class Bidirectional(Layer):
     def build(self, input_shape):
         _build_child(self.forward_layer, input_shape)
         _build_child(self.backward_layer, input_shape)
+
+    def _call_kwargs(self, inputs, kwargs):
+        return _keras_mask_rule(self, inputs, kwargs)
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         fs = bs = None
@@ -720,31 +800,39 @@ class Bidirectional(Layer):
     def compute_mask(self, inputs, previous_mask):
         mask = previous_mask[0] if isinstance(previous_mask, list) else previous_mask
         out = mask if self.return_sequences else None
+        if self.merge_mode is None:  # two outputs, each with the mask (Keras 3)
+            out = [out, out]
         if self.return_state:
             n = len(nest.flatten(self.forward_layer.cell.state_size)) * 2
-            return [out] + [None] * n
+            return (out if isinstance(out, list) else [out]) + [None] * n
         return out
 
     def get_config(self):
         c = U.base_config(self)
         c["merge_mode"] = self.merge_mode
-        c["layer"] = {"class_name": type(self.forward_layer).__name__,
-                      "config": self.forward_layer.get_config()}
-        c["backward_layer"] = {"class_name": type(self.backward_layer).__name__,
-                               "config": self.backward_layer.get_config()}
+        c["layer"] = U.serialize_layer(self.forward_layer)
+        c["backward_layer"] = U.serialize_layer(self.backward_layer)
         return c
 
     @classmethod
     def from_config(cls, config):
-        from tapeflow.keras import layers  # noqa: PLC0415
-
         config = dict(config)
-        spec = config.pop("layer")
-        layer = getattr(layers, spec["class_name"]).from_config(spec["config"])
+        layer = U.deserialize_layer(config.pop("layer"))
         back = config.pop("backward_layer", None)
         if back is not None:
-            back = getattr(layers, back["class_name"]).from_config(back["config"])
+            back = U.deserialize_layer(back)
         return cls(layer, backward_layer=back, **config)
+
+
+def _keras_mask_rule(layer, inputs, kwargs):
+    # Keras 3 fills `mask` from the input's mask only when the input is the call's single tensor
+    # argument: with a tensor `initial_state` too, an implicit mask is not applied (the output
+    # still carries it). An explicit `mask=` always applies.
+    skip = kwargs.get("mask") is None and kwargs.get("initial_state") is not None
+    kwargs, training, previous_mask = Layer._call_kwargs(layer, inputs, kwargs)
+    if skip and "mask" in kwargs:
+        kwargs["mask"] = None
+    return kwargs, training, previous_mask
 
 
 def _strip(name, prefix):

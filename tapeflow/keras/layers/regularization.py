@@ -43,9 +43,13 @@ class _SpatialDropout(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    _CONFIG_HAS_TRAINABLE = False  # as Keras 3's BaseSpatialDropout.get_config
+
     def get_config(self):
-        c = U.base_config(self)
-        c.update({"rate": self.rate, "seed": self.seed})
+        # Keras 3's BaseSpatialDropout takes no `trainable` and writes the dtype as a string.
+        c = {"rate": self.rate, "seed": self.seed, "name": self.name,
+             "dtype": self._dtype_policy.name if hasattr(self._dtype_policy, "name")
+             else self.dtype}
         if self.rank > 1:
             c["data_format"] = self.data_format
         return c

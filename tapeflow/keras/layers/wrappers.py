@@ -16,22 +16,19 @@ class Wrapper(Layer):
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
-            raise ValueError(f"Layer {layer} supplied to Wrapper isn't a supported layer "
-                             f"type. Please ensure wrapped layer is a valid Keras layer.")
+            raise ValueError(f"Please initialize `{type(self).__name__}` layer with a "
+                             f"`keras.layers.Layer` instance. Received: {layer}")
         self.layer = layer
 
     def get_config(self):
         c = U.base_config(self)
-        c["layer"] = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
+        c["layer"] = U.serialize_layer(self.layer)
         return c
 
     @classmethod
     def from_config(cls, config):
-        from tapeflow.keras import layers  # noqa: PLC0415
-
         config = dict(config)
-        spec = config.pop("layer")
-        return cls(getattr(layers, spec["class_name"]).from_config(spec["config"]), **config)
+        return cls(U.deserialize_layer(config.pop("layer")), **config)
 
 
 class TimeDistributed(Wrapper):
@@ -49,13 +46,28 @@ class TimeDistributed(Wrapper):
         self.input_spec = InputSpec(min_ndim=3)
 
     def build(self, input_shape):
-        _build_child(self.layer, (None,) + tuple(input_shape[2:]))
+        _build_child(self.layer, (input_shape[0],) + tuple(input_shape[2:]))
 
     def call(self, inputs, training=None, mask=None):
         shape = inputs.shape.as_list()
         b, t = shape[0], shape[1]
-        flat = A.reshape(inputs, [b * t] + shape[2:])
         kw = {"training": training} if training is not None else {}
+        if mask is not None and _has_arg(self.layer, "mask"):
+            kw["mask"] = mask
+        if training and self.layer.non_trainable_weights:
+            # Keras runs the layer once per time step: a layer with state updated in training
+            # (BatchNormalization's batch statistics, moving averages) sees each step alone.
+            steps = []
+            for i in range(t):
+                step_kw = dict(kw)
+                if "mask" in step_kw:
+                    step_kw["mask"] = step_kw["mask"][:, i]
+                steps.append(self.layer(inputs[:, i], **step_kw))
+            return A.stack(steps, axis=1)
+        flat = A.reshape(inputs, [b * t] + shape[2:])
+        if "mask" in kw:
+            m = kw["mask"]
+            kw["mask"] = A.reshape(m, [b * t] + m.shape.as_list()[2:])
         y = self.layer(flat, **kw)
         ys = y.shape.as_list()
         return A.reshape(y, [b, t] + ys[1:])
@@ -63,3 +75,12 @@ class TimeDistributed(Wrapper):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+
+def _has_arg(layer, name):
+    import inspect  # noqa: PLC0415
+
+    try:
+        return name in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False

@@ -181,11 +181,27 @@ class Model(Trainer, Layer):
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
-        """Prints the model's layers, output shapes and parameter counts (Keras's table)."""
+        """Prints the model's layers, output shapes and parameter counts (Keras's table).
+
+        Args:
+          line_length: total width (default 88, or 108 with a "Connected to" column, at most
+            the terminal width minus 4).
+          positions: right edges of the columns as fractions of ``line_length``.
+          print_fn: called once with the whole table (default: print to stdout).
+          expand_nested: also list the layers of nested models.
+          show_trainable: add a "Trainable" column.
+          layer_range: ``[first, last]`` layer-name patterns: only those rows.
+
+        >>> from tapeflow import keras
+        >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+        >>> m.summary(line_length=76, print_fn=lambda text: print(text.splitlines()[4]))
+        │ d (Dense)                       │ (None, 2)              │             8 │
+        """
         from tapeflow.keras.models.summary import print_summary  # noqa: PLC0415
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      show_trainable=show_trainable)
+                      show_trainable=show_trainable, layer_range=layer_range,
+                      expand_nested=expand_nested)
 
     # ----------------------------------------------------------- saving hooks
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):

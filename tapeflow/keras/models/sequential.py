@@ -66,6 +66,8 @@ class Sequential(Model):
                                  f"{layer.name}.")
             self.__dict__["_input_layer"] = layer
             self._layers.append(layer)
+            if rebuild:   # `add(keras.Input(...))` then `add(Dense)`: the graph starts here
+                self._rebuild()
             return
         names = [x.name for x in self._layers]
         if layer.name in names:

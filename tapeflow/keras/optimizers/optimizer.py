@@ -16,6 +16,7 @@ from tapeflow._backend import np
 from tapeflow.framework.tensor import _TensorLike
 from tapeflow.framework.variable import Variable
 from tapeflow.keras._objects import to_snake_case
+from tapeflow.keras.backend import unique_object_name
 from tapeflow.keras.optimizers import schedules as _schedules
 
 __all__ = ["Optimizer"]
@@ -84,7 +85,8 @@ class Optimizer:
                              f"`learning_rate` instead.")
         if kwargs:
             raise TypeError(f"{cls}: unexpected keyword arguments {sorted(kwargs)}.")
-        self.name = to_snake_case(name or cls)  # Keras: auto_name(name)
+        # Keras: a given name is kept as is; the default is made unique (adam, adam_1, ...).
+        self.name = str(name) if name else unique_object_name(to_snake_case(cls))
         self.weight_decay = _check_positive(weight_decay, "weight_decay", cls)
         self.clipnorm = _check_positive(clipnorm, "clipnorm", cls)
         self.clipvalue = _check_positive(clipvalue, "clipvalue", cls)
@@ -308,7 +310,8 @@ class Optimizer:
                                      f"recreate a new optimizer instance.")
         pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
         if len(pairs) < len(grads):
-            missing = [v.name for g, v in zip(grads, trainable_variables) if g is None]
+            missing = [getattr(v, "path", None) or v.name
+                       for g, v in zip(grads, trainable_variables) if g is None]
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the "
                           f"loss. If using `model.compile()`, did you forget to provide a `loss` "
                           f"argument?", stacklevel=3)

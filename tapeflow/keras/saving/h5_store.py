@@ -26,6 +26,9 @@ __all__ = ["save_weights_to_h5", "load_weights_from_h5", "weight_paths"]
 
 _ATTR_NAMES = ("cell", "forward_layer", "backward_layer", "layer")
 _SKIP = {"layers", "input", "output", "inputs", "outputs", "compile_config"}
+# tapeflow's bookkeeping attributes (graph structure, not state of their own)
+_PRIVATE_SKIP = {"_layers", "_inbound_nodes", "_outbound_nodes", "_functional", "_graph",
+                 "_operations", "_keras_history", "_self_unconditional_dependency_names"}
 
 
 def _names(h5file):
@@ -77,23 +80,88 @@ def _is_functional(obj):
     return model_config.is_functional(obj)
 
 
+def _is_model(obj):
+    from tapeflow.keras import models
+
+    return isinstance(obj, models.Model)
+
+
 def _children(obj):
     """(attribute, child or container) pairs in Keras's walk order."""
-    if _is_sequential(obj) or _is_functional(obj):
+    graph = _is_sequential(obj) or _is_functional(obj)
+    if graph:
         yield "layers", list(obj.layers)
     names = {k for k in vars(obj) if not k.startswith("_") and k not in _SKIP}
+    if not graph and _is_model(obj):
+        # a subclassed model: Keras meets its ``layers`` property among the public attributes
+        # (so ``self.output_layer`` is saved as ``layers/dense``, after ``self.block``)
+        names.add("layers")
     names.update(a for a in _ATTR_NAMES if hasattr(type(obj), a) and a not in vars(obj))
-    for attr in sorted(names):
+    names.update(_own_properties(type(obj)))
+    # Keras walks dir(obj) with private attributes last (less those every Layer has), so a
+    # custom layer's ``self._dense`` is saved under ``_dense`` unless reached before. tapeflow's
+    # own classes keep their state in public attributes and properties, as Keras's do.
+    private = [] if type(obj).__module__.startswith("tapeflow.") else sorted(
+        k for k in vars(obj) if k.startswith("_") and not k.startswith("__")
+        and k not in _PRIVATE_SKIP and k not in _base_private())
+    for attr in sorted(names) + private:
         try:
             value = getattr(obj, attr)
         except Exception:  # a property that cannot be computed holds no state
             continue
-        if _is_attr_saveable(value) or (attr == "optimizer" and _is_trackable(value)):
+        if attr == "layers" and not graph:
+            yield attr, list(value)
+        elif _is_attr_saveable(value) or (attr == "optimizer" and _is_trackable(value)):
             yield attr, value
         elif isinstance(value, (list, tuple, dict)):
             items = list(value.values()) if isinstance(value, dict) else list(value)
             if any(_is_attr_saveable(v) for v in items):
                 yield attr, items
+
+
+def _own_properties(cls):
+    """Public properties a layer class adds to the base classes (Keras walks ``dir(obj)``, so
+    ``MultiHeadAttention.query_dense`` is saved under ``query_dense``)."""
+    base = _base_names()
+    return [n for n in dir(cls) if not n.startswith("_") and n not in base and n not in _SKIP
+            and isinstance(getattr(cls, n, None), property)]
+
+
+_BASE_NAMES = []
+_BASE_PRIVATE = []
+
+
+def _base_private():
+    """The private attributes a plain Layer, Sequential and Model instance have."""
+    if not _BASE_PRIVATE:
+        from tapeflow.keras import models
+
+        names = set(vars(_layer_cls()()))
+        for cls in (models.Sequential, models.Model):
+            try:
+                names |= set(vars(cls()))
+            except Exception:  # a model class that needs arguments: its Layer part suffices
+                pass
+        _BASE_PRIVATE.append(names)
+    return _BASE_PRIVATE[0]
+
+
+def _base_names():
+    if not _BASE_NAMES:
+        from tapeflow.keras import models
+
+        _BASE_NAMES.append(set(dir(_layer_cls())) | set(dir(models.Model)) |
+                           set(dir(models.Sequential)))
+    return _BASE_NAMES[0]
+
+
+def _class_key(item):
+    """Keras's group name for an object in a list: its class name in snake_case (a functional
+    model is a ``Functional`` in Keras, whatever class built it)."""
+    if type(item).__name__ == "Model" and _is_functional(item) and \
+            type(item).__module__.startswith("tapeflow."):
+        return "functional"
+    return to_snake_case(type(item).__name__)
 
 
 def _join(a, b):
@@ -112,7 +180,7 @@ def _walk(obj, path, visited, visit):
             for item in child:
                 if not _is_trackable(item):
                     continue
-                key = to_snake_case(type(item).__name__)
+                key = _class_key(item)
                 if key in used:
                     used[key] += 1
                     key = f"{key}_{used[key]}"
@@ -173,6 +241,8 @@ def save_weights_to_h5(model, h5file, include_optimizer=True):
     >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     >>> save_weights_to_h5(m, h5py.File(io.BytesIO(), "w"))
     """
+    check_weights_reached(model, "save")
+
     def visit(obj, path):
         if path == "optimizer" and (not include_optimizer or not _is_optimizer_built(obj)):
             return
@@ -183,6 +253,36 @@ def save_weights_to_h5(model, h5file, include_optimizer=True):
             group.create_dataset(str(key), data=arr)
 
     _walk(model, "", set(), visit)
+
+
+def check_weights_reached(model, action="save"):
+    """Raises ValueError if some of ``model.weights`` belong to no object the Keras walk reaches.
+
+    Such a weight would be silently left out of a file (or left at its initial value by a
+    load), so saving and loading refuse instead, naming the weights.
+
+    >>> from tapeflow import keras
+    >>> check_weights_reached(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    """
+    reached = set()
+
+    def visit(obj, path):
+        for v in (list(getattr(obj, "_trainable_variables", None) or []) +
+                  list(getattr(obj, "_non_trainable_variables", None) or [])):
+            reached.add(id(v))
+
+    _walk(model, "", set(), visit)
+    try:
+        weights = list(model.weights)
+    except Exception:  # an unbuilt model: nothing to miss
+        return
+    missed = [getattr(w, "path", None) or getattr(w, "name", "?") for w in weights
+              if id(w) not in reached]
+    if missed:
+        raise ValueError(f"Cannot {action} model '{getattr(model, 'name', '?')}': the weights "
+                         f"{missed[:8]} belong to no layer that Keras's file layout reaches "
+                         "(layers must be held in attributes, lists or dicts of the model or "
+                         "of its layers).")
 
 
 def _is_optimizer_built(opt):
@@ -226,6 +326,7 @@ def load_weights_from_h5(model, h5file, label, load_optimizer=True, skip_mismatc
     >>> save_weights_to_h5(m, f)
     >>> load_weights_from_h5(m, f, "memory")
     """
+    check_weights_reached(model, f"load '{label}' into")
     pending = []  # everything is read and checked first: a failed load changes nothing
     try:
         _walk(model, "", set(), _loader(model, h5file, label, load_optimizer, skip_mismatch,
@@ -275,7 +376,8 @@ def _loader(model, h5file, label, load_optimizer, skip_mismatch, pending):
                 return
         expected = _own_arrays(obj)
         vars_path = _join(path, "vars")
-        who = f"'{label}': {type(obj).__name__} '{getattr(obj, 'name', '?')}' (at '{vars_path}')"
+        name = str(getattr(obj, "name", "?"))[:100]  # a hostile name could be megabytes
+        who = f"'{label}': {type(obj).__name__} '{name}' (at '{vars_path}')"
         try:
             group = _hard_get(h5file, vars_path, label)
         except Exception as e:

@@ -315,6 +315,10 @@ def sequential_from_config(cls, config, custom_objects=None):
     for layer_config in config["layers"]:
         model.add(sl.deserialize_keras_object(layer_config, custom_objects=custom_objects))
     shape = config.get("build_input_shape")
+    first = (getattr(model, "_layers", None) or [None])[0]
+    if not (isinstance(shape, (list, tuple)) and shape) and \
+            type(first).__name__ == "InputLayer" and getattr(first, "batch_shape", None):
+        shape = list(first.batch_shape)  # as Keras, a leading InputLayer builds the model
     if not model.built and isinstance(shape, (list, tuple)) and shape:
         model.build(tuple(shape))
     return model

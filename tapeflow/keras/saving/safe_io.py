@@ -14,9 +14,11 @@ import os
 import re
 import stat
 import tempfile
+import threading
 import zipfile
 
-__all__ = ["LIMITS", "atomic_write", "read_archive", "loads_json", "open_h5_bytes", "read_dataset"]
+__all__ = ["LIMITS", "atomic_write", "read_archive", "loads_json", "open_h5_bytes", "read_dataset",
+           "WeightBudget", "charge_weight"]
 
 # Bounds for untrusted files. Tests and users may lower or raise them (a dict, read at call time).
 LIMITS = {
@@ -29,7 +31,9 @@ LIMITS = {
     "max_dataset_bytes": 4 << 30,    # one HDF5 dataset
 }
 
-_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+# Unrolled form: a repeated alternation made the regex engine keep ~140 bytes of state per
+# character of a long string (700 MB for a 5 MB layer name); this one runs in constant memory.
+_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _BRACKET_RE = re.compile(r"[\[\]{}]")
 
 
@@ -127,6 +131,11 @@ def read_archive(filepath, wanted, optional=()):
                              f"{sorted(by_name)[:10]}); a .keras file holds config.json, "
                              "metadata.json and model.weights.h5.")
         names = list(wanted) + [n for n in optional if n in by_name]
+        try:
+            zf.fp.seek(0, os.SEEK_END)
+            archive_size = zf.fp.tell()
+        except (OSError, AttributeError, ValueError):
+            archive_size = None
         total = 0
         for n in names:
             info = by_name[n]
@@ -138,6 +147,10 @@ def read_archive(filepath, wanted, optional=()):
             if total > LIMITS["max_total_bytes"]:
                 raise ValueError(f"Refusing to load '{label}': members declare {total} bytes "
                                  f"uncompressed, over the limit of {LIMITS['max_total_bytes']}.")
+            if archive_size is not None and info.header_offset + csize > archive_size:
+                raise ValueError(f"Cannot load '{label}': member {n!r} declares {csize} "
+                                 f"compressed bytes at offset {info.header_offset}, past the end "
+                                 f"of the {archive_size}-byte archive (truncated or corrupt).")
             if size > (1 << 20) and size > LIMITS["max_ratio"] * max(csize, 1):
                 raise ValueError(f"Refusing to load '{label}': member {n!r} would inflate "
                                  f"{csize} bytes to {size} (ratio over {LIMITS['max_ratio']}; "
@@ -270,3 +283,61 @@ def read_dataset(ds, expected_shape, where):
         return ds[()]
     except Exception as e:
         raise ValueError(f"{where}: cannot read the dataset ({type(e).__name__}: {e}).") from e
+
+
+_BUDGETS = threading.local()
+
+
+class WeightBudget:
+    """Bounds the bytes of layer weights created while a model file is being loaded.
+
+    Every weight of a loaded model must come from the file, so a config whose layers declare
+    more weight bytes than the file holds (``Dense(units=2**40)``, an ``Embedding`` of 2**33
+    rows) is refused when the first oversized weight is declared, before it is allocated or
+    initialized. ``Layer.add_weight`` calls :func:`charge_weight`; outside a budget it is a no-op.
+
+    >>> with WeightBudget(100, "m.keras"):
+    ...     charge_weight((5, 5), "float32", "dense")
+    ...     charge_weight((5, 5), "float32", "dense_1")
+    Traceback (most recent call last):
+    ...
+    ValueError: layer 'dense_1' declares a weight of shape (5, 5) (float32): the model's ...
+    """
+
+    def __init__(self, limit, label):
+        self.limit, self.label, self.used = int(limit), label, 0
+
+    def __enter__(self):
+        if not hasattr(_BUDGETS, "stack"):
+            _BUDGETS.stack = []
+        _BUDGETS.stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _BUDGETS.stack.pop()
+
+
+def charge_weight(shape, dtype, who):
+    """Counts a weight about to be created against the active :class:`WeightBudget`, if any.
+
+    >>> charge_weight((2**40, 2**40), "float32", "dense")  # no budget active: nothing happens
+    """
+    stack = getattr(_BUDGETS, "stack", None)
+    if not stack:
+        return
+    budget = stack[-1]
+    try:
+        from tapeflow._backend import np
+
+        itemsize = np.dtype(str(dtype)).itemsize
+    except TypeError:
+        itemsize = 8
+    nbytes = itemsize
+    for d in shape:
+        nbytes *= max(int(d), 0)
+    budget.used += nbytes
+    if budget.used > budget.limit:
+        raise ValueError(f"layer '{who}' declares a weight of shape {tuple(shape)} ({dtype}): "
+                         f"the model's weights would take {budget.used} bytes, more than the "
+                         f"{budget.limit} bytes '{budget.label}' can provide (refused before "
+                         "allocating).")

@@ -118,7 +118,7 @@ def compile_from_config(model, config, custom_objects=None):
 
     >>> from tapeflow import keras
     >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> compile_from_config(m, {"optimizer": "adam", "loss": "mse"}); m.optimizer.name
-    'adam'
+    >>> compile_from_config(m, {"optimizer": "adam", "loss": "mse"}); type(m.optimizer).__name__
+    'Adam'
     """
     model_config.compile_from_config(model, config, custom_objects)

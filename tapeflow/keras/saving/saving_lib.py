@@ -175,7 +175,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     config = safe_io.loads_json(members[CONFIG], f"{label}:{CONFIG}")
     if METADATA in members:
         safe_io.loads_json(members[METADATA], f"{label}:{METADATA}")
-    model = model_from_config(config, custom_objects, compile, safe_mode, label=label)
+    # Every weight comes from model.weights.h5: weights declared beyond its size (plus room for
+    # compile metrics' state) are refused before they are allocated.
+    budget = 2 * len(members[WEIGHTS]) + (64 << 20)
+    with safe_io.WeightBudget(budget, label):
+        model = model_from_config(config, custom_objects, compile, safe_mode, label=label)
     with safe_io.open_h5_bytes(members[WEIGHTS], f"{label}:{WEIGHTS}") as f:
         h5_store.load_weights_from_h5(model, f, label, load_optimizer=compile)
     return model

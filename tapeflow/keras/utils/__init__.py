@@ -168,12 +168,18 @@ class Progbar:
             finalize = self.target is not None and current >= self.target
         if not self.verbose:
             return
-        tty = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        from tapeflow.keras import config  # noqa: PLC0415
+
+        tty = (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+               and config.is_interactive_logging_enabled())
         now = time.time()
         if not finalize and (self.verbose != 1 or not tty or now - self._last < self.interval):
             return
         self._last = now
-        line = self._line(current, now, finalize)
+        line = self._line(current, now, finalize, color=tty)
+        if not config.is_interactive_logging_enabled():
+            config.print_msg(line)
+            return
         if self.verbose == 1 and tty:
             pad = " " * max(0, self._shown - len(line))
             self._shown = 0 if finalize else len(line)
@@ -186,23 +192,14 @@ class Progbar:
         """Advances the bar by ``n`` steps."""
         self.update(self._seen + n, values)
 
-    def _line(self, current, now, finalize):
+    def _line(self, current, now, finalize, color=False):
+        from tapeflow.keras.callbacks import _progress_line  # noqa: PLC0415
+
         elapsed = now - self._start
-        target = self.target
-        head = f"{current}/{target}" if target else f"{current}"
-        if self.verbose == 1:
-            done = min(self.width, int(self.width * current / target)) if target else 0
-            head += " " + "━" * done + "─" * (self.width - done)
-        per = elapsed / max(current, 1)
-        timing = f"{int(round(elapsed))}s" if finalize else (
-            f"ETA {int(round(per * (target - current)))}s" if target else "")
-        speed = (f"{per * 1e3:.0f}ms/{self.unit_name}" if per < 1 else
-                 f"{per:.0f}s/{self.unit_name}")
-        parts = [head, timing, speed] if self.verbose != 1 else [head, f"{timing} {speed}"]
-        for name in self._order:
-            total, count = self._values[name]
-            parts.append(f"{name}: {total / max(count, 1):.4f}")
-        return " - ".join(p for p in parts if p)
+        values = [(name, total / max(count, 1)) for name, (total, count) in
+                  ((n, self._values[n]) for n in self._order)]
+        return _progress_line(current, self.target, elapsed, elapsed / max(current, 1), values,
+                              self.verbose, finalize, color, width=self.width)
 
 
 def __getattr__(name):
