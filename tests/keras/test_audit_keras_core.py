@@ -783,3 +783,9 @@ def test_evaluate_list_order_matches_keras():
     # sorted order (a_mse, b_mae), as Keras 3.15 returns them.
     np.testing.assert_allclose(mm.evaluate(x, [y, y], verbose=0),
                                [3.38856, 2.38856, 1.0, 1.0, 1.26154], atol=2e-5)
+
+
+def test_direct_build_of_a_layer_without_its_own_build_is_recorded():
+    d = L.Dropout(0.1)
+    d.build((None, 3))
+    assert d.built and d.get_build_config() == {"input_shape": [None, 3]}   # Keras 3.15
