@@ -407,6 +407,7 @@ def do_save(keras, outdir, names):
             arrays = dict(_flat_inputs(x))
             arrays.update({f"y_{k}": v for k, v in pred.items()})
             arrays.update({f"opt_{i}": v for i, v in enumerate(opt)})
+            arrays.update({f"t_{k}": v for k, v in _as_list(y).items()})  # training targets
             if name not in STOCHASTIC:  # train on from the saved state: the reference to match
                 model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
                 arrays.update({f"r_{k}": v for k, v in

@@ -194,3 +194,19 @@ def test_h5_dataset_of_the_expected_shape_but_wrong_kind(tmp_path):
     path = _write(tmp_path / "kind.keras", members)
     with pytest.raises(ValueError, match=r"kind\.keras.*expected a numeric dtype"):
         keras.models.load_model(path)
+
+
+def test_paths_that_are_not_regular_files_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.keras"
+    os.mkfifo(fifo)  # opening it for reading would wait forever for a writer
+    with pytest.raises(ValueError, match=r"pipe\.keras.*not a regular file"):
+        keras.models.load_model(str(fifo))
+    weights = tmp_path / "pipe.weights.h5"
+    os.mkfifo(weights)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"pipe\.weights\.h5.*not a regular file"):
+        model.load_weights(str(weights))
+    folder = tmp_path / "dir.keras"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"dir\.keras.*not a regular file"):
+        keras.models.load_model(str(folder))

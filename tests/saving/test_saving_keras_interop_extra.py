@@ -128,6 +128,23 @@ def test_extra_keras_file_loads_and_predicts_like_keras(name):
         np.testing.assert_allclose(v, EXPECTED[f"{name}/opt_{i}"], atol=1e-6, rtol=0)
 
 
+RESUMABLE = sorted(n for n in NAMES if MANIFEST["models"][n]["resumed"])
+
+
+@pytest.mark.parametrize("name", RESUMABLE)
+def test_training_resumed_from_a_keras_file_continues_as_in_keras(name):
+    # Keras trained one more epoch (shuffle=False) after saving; tapeflow, starting from the
+    # file, must land on the same weights: the optimizer variables mean the same thing.
+    model = keras.models.load_model(os.path.join(HERE, f"{name}.keras"))
+    (target,) = MANIFEST["models"][name]["targets"]
+    model.fit(_inputs(name), EXPECTED[f"{name}/{target}"], batch_size=16, epochs=1,
+              shuffle=False, verbose=0)
+    (resumed,) = MANIFEST["models"][name]["resumed"]
+    np.testing.assert_allclose(np.asarray(model.predict(_inputs(name), verbose=0)),
+                               EXPECTED[f"{name}/{resumed}"], atol=MANIFEST["resume_atol"],
+                               rtol=0)
+
+
 @pytest.mark.parametrize("name", WITH_WEIGHTS)
 def test_extra_keras_weights_file_restores_every_weight(name):
     model = keras.models.load_model(os.path.join(HERE, f"{name}.keras"), compile=False)

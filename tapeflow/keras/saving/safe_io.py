@@ -83,6 +83,20 @@ def _check_member_name(name, filepath):
                          "path or a '..' component (path traversal).")
 
 
+def _check_regular_file(filepath):
+    """Refuses a path that is not a regular file (a FIFO would block, /dev/zero never ends)."""
+    if isinstance(filepath, (str, os.PathLike)):
+        try:
+            mode = os.stat(filepath).st_mode
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise ValueError(f"Cannot load '{os.fspath(filepath)}': {e}.") from e
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"Refusing to load '{os.fspath(filepath)}': it is not a regular "
+                             "file (a device, a pipe or a folder).")
+
+
 def read_archive(filepath, wanted, optional=()):
     """Reads the members ``wanted`` (and ``optional`` if present) of a zip file, with checks.
 
@@ -101,6 +115,7 @@ def read_archive(filepath, wanted, optional=()):
     {'config.json': b'{}'}
     """
     label = filepath if isinstance(filepath, (str, os.PathLike)) else "<file object>"
+    _check_regular_file(filepath)
     try:
         zf = zipfile.ZipFile(filepath, "r")
     except FileNotFoundError:
@@ -239,6 +254,7 @@ def open_h5_path(filepath):
 
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No such file: '{filepath}'")
+    _check_regular_file(filepath)
     try:
         return h5py.File(filepath, "r")
     except Exception as e:
