@@ -140,6 +140,8 @@ class BackpropTrace:
       gradients: the gradients as NumPy arrays, in the same order.
       learning_rate: the optimizer's learning rate at this step (float).
       loss_name, optimizer_name: what computed the loss and the step.
+      plain_sgd: whether the optimizer is SGD without momentum or weight decay, whose update is
+        exactly ``-learning_rate * gradient``.
       applied: whether the step was applied to the model.
 
     >>> import numpy as np
@@ -161,6 +163,7 @@ class BackpropTrace:
         self.learning_rate = None
         self.loss_name = self.optimizer_name = ""
         self.applied = True
+        self.plain_sgd = False
 
     @property
     def gradients(self):
@@ -215,12 +218,33 @@ class BackpropTrace:
         lines += ["", "4. Gradient step" + ("" if self.applied else " (computed, not applied)")]
         if self.learning_rate is not None:
             lines.append(f"   learning rate = {self.learning_rate:.6g}")
-        head = f"   {'weight':<30}{'|gradient|':>12}{'|update|':>12}{'|w| before':>12}" \
-               f"{'|w| after':>12}"
+        if self.plain_sgd:
+            lines.append("   rule: update = -learning_rate * gradient (plain SGD);  "
+                         "w after = w before + update")
+        else:
+            lines.append(f"   rule: w after = w before + update, where {self.optimizer_name} "
+                         f"computes the update from the gradient")
+            lines.append("         and its own state (momentum, moment estimates, ...), not just "
+                         "-learning_rate * gradient")
+        head = f"   {'weight':<30}{'shape':<12}{'|gradient|':>12}{'|update|':>12}" \
+               f"{'|w| before':>12}{'|w| after':>12}"
         lines += [head, "   " + "-" * (len(head) - 3)]
         for w in self.weights:
-            lines.append(f"   {w.label:<30}{w.grad_norm:>12.6f}{w.update_norm:>12.6f}"
-                         f"{_norm(w.before):>12.6f}{_norm(w.after):>12.6f}")
+            lines.append(f"   {w.label:<30}{str(tuple(w.before.shape)):<12}{w.grad_norm:>12.6f}"
+                         f"{w.update_norm:>12.6f}{_norm(w.before):>12.6f}{_norm(w.after):>12.6f}")
+        first = next((w for w in self.weights if w.before.size), None)
+        if first is not None:
+            idx = (0,) * first.before.ndim
+            b, g = float(first.before[idx]), float(first.gradient[idx])
+            u, a = float(first.update[idx]), float(first.after[idx])
+            where = f"{first.label}[{', '.join('0' * first.before.ndim)}]" if idx else \
+                first.label
+            lines += ["", f"   e.g. {where}: w before = {b:.6g}, gradient = {g:.6g},"]
+            if self.plain_sgd and self.learning_rate is not None:
+                lines.append(f"        update = -{self.learning_rate:.6g} * {g:.6g} = {u:.6g}, "
+                             f"w after = {a:.6g}")
+            else:
+                lines.append(f"        update = {u:.6g}, w after = {a:.6g}")
         return "\n".join(lines)
 
     def __str__(self):
@@ -413,6 +437,10 @@ def trace(model, x, y, loss=None, optimizer=None, apply=True, sample_weight=None
         rec.learning_rate = float(_np(lr)) if lr is not None and not callable(lr) else None
     except (TypeError, ValueError):
         rec.learning_rate = None
+    rec.plain_sgd = type(opt).__name__ == "SGD" and not float(getattr(opt, "momentum", 0) or 0) \
+        and not getattr(opt, "weight_decay", None) and getattr(opt, "clipnorm", None) is None \
+        and getattr(opt, "clipvalue", None) is None \
+        and getattr(opt, "global_clipnorm", None) is None
     if pairs:
         opt.apply_gradients(pairs)
     for w in rec.weights:

@@ -193,13 +193,20 @@ class Perceptron:
     target class, ``-1`` otherwise) has not improved by ``tol * n_samples`` for
     ``n_iter_no_change`` epochs, or after ``max_iter`` epochs (with a ``ConvergenceWarning``).
 
+    Differences from scikit-learn's ``Perceptron``, both for the sake of the TLU it teaches: a
+    unit fires when ``z >= 0`` (``step(0) == 1``), so a point exactly on the boundary is
+    predicted ``classes_[1]`` (scikit-learn needs ``z > 0``); and an epoch without a mistake
+    ends training at once, so ``n_iter_`` is often smaller.
+
     Args:
       eta0: the learning rate (a positive float).
       max_iter: the maximum number of epochs of ``fit``.
       tol: the stopping tolerance, or ``None`` to train until an epoch has no mistake or
         ``max_iter``.
       shuffle: visit the examples in a new random order each epoch.
-      random_state: seed (int) or ``numpy.random.Generator`` for the shuffling.
+      random_state: seed (int), ``None`` (a fresh random order each fit) or a
+        ``numpy.random.Generator``, for the shuffling. The default 0 (as in scikit-learn) makes
+        ``fit`` reproducible.
       fit_intercept: learn the biases ``intercept_`` (else they stay 0).
       n_iter_no_change: epochs without improvement before stopping.
       warm_start: let ``fit`` continue from the current weights.
@@ -224,7 +231,7 @@ class Perceptron:
     True
     """
 
-    def __init__(self, *, eta0=1.0, max_iter=1000, tol=1e-3, shuffle=True, random_state=None,
+    def __init__(self, *, eta0=1.0, max_iter=1000, tol=1e-3, shuffle=True, random_state=0,
                  fit_intercept=True, n_iter_no_change=5, warm_start=False, verbose=0):
         self.eta0 = eta0
         self.max_iter = max_iter

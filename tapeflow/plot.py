@@ -155,23 +155,37 @@ def plot_activations(activations=("step", "sigmoid", "tanh", "relu"), path=None,
         name, _ = _resolve_activation(a)
         y, dy = activation_derivative(a, z)
         c = _COLORS[i % len(_COLORS)]
-        style = "-" if i < len(_COLORS) else "--"
-        if name == "step":             # draw the jump as a jump, not as a steep line
-            y = np.where(z < 0, np.nan, y)
-            ax_f.plot(z, np.where(z < 0, 0.0, np.nan), style, color=c, linewidth=2)
-        ax_f.plot(z, y, style, color=c, label=name, linewidth=2)
-        ax_d.plot(z, dy, style, color=c, label=f"{name}'", linewidth=2)
-    for ax, title in ((ax_f, "Activation functions"), (ax_d, "Derivatives (GradientTape)")):
+        # the step function (and its derivative, 0 everywhere) lies on top of ReLU's flat part:
+        # dash it and draw it above the others so both stay visible
+        style = "--" if name == "step" or i >= len(_COLORS) else "-"
+        order = 3 if name == "step" else 2
+        ax_f.plot(*_break_jumps(z, y), style, color=c, label=name, linewidth=2, zorder=order)
+        ax_d.plot(*_break_jumps(z, dy), style, color=c, label=f"{name}'", linewidth=2,
+                  zorder=order)
+    for ax, title, ylabel in ((ax_f, "Activation functions", "h = f(z)"),
+                              (ax_d, "Derivatives (GradientTape)", "f'(z) = dh/dz")):
         ax.set_title(title)
         ax.axhline(0, color="gray", linewidth=0.6)
         ax.axvline(0, color="gray", linewidth=0.6)
-        ax.set_xlabel("z")
+        ax.set_xlabel("z (the unit's weighted sum)")
+        ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left", fontsize="small")
     ax_f.set_ylim(-1.25, 1.6)
     ax_d.set_ylim(-0.2, 1.3)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _break_jumps(z, v):
+    """Inserts a gap (NaN) where ``v`` jumps, so a step is drawn as a jump, not a steep line."""
+    v = np.asarray(v, dtype=np.float64)
+    d = np.abs(np.diff(v))
+    jumps = np.flatnonzero(d > max(0.25, 20.0 * float(np.median(d)) if d.size else 0.25))
+    if not jumps.size:
+        return z, v
+    mid = (z[jumps] + z[jumps + 1]) / 2
+    return np.insert(z, jumps + 1, mid), np.insert(v, jumps + 1, np.nan)
 
 
 # -- decision boundaries ------------------------------------------------------------------------

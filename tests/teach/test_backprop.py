@@ -169,6 +169,29 @@ def test_trace_table_shows_the_four_phases():
                                                                     " output")
 
 
+def test_trace_table_explains_the_update_rule():
+    model = _mlp()
+    x, y = _batch(4)
+    t = trace(model, x, y, loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5),
+              apply=False)
+    assert t.plain_sgd
+    step = str(t).split("4. Gradient step")[1]
+    assert "rule: update = -learning_rate * gradient (plain SGD)" in step
+    w = t.weights[0]
+    shape = str(tuple(w.before.shape))
+    assert f"{w.label:<30}{shape:<12}" in step       # each weight's shape in the table
+    g, u = float(w.gradient[0, 0]), float(w.update[0, 0])
+    assert u == pytest.approx(-0.5 * g, rel=1e-5)
+    assert f"update = -0.5 * {g:.6g} = {u:.6g}" in step
+    assert f"w before = {float(w.before[0, 0]):.6g}" in step
+    assert f"w after = {float(w.after[0, 0]):.6g}" in step
+    for opt in (keras.optimizers.Adam(0.01), keras.optimizers.SGD(0.1, momentum=0.9)):
+        t = trace(model, x, y, loss="categorical_crossentropy", optimizer=opt, apply=False)
+        assert not t.plain_sgd
+        assert "not just -learning_rate * gradient" in str(t)
+        assert "(plain SGD)" not in str(t)
+
+
 def test_trace_errors():
     model = _mlp()
     x, y = _batch()
