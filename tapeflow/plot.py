@@ -226,7 +226,7 @@ def plot_decision_boundary(model, x, y, path=None, resolution=200, margin=0.5, t
       margin: extra space around the data, in data units.
       title: the figure title (default: the model's class name).
       feature_names: the axis labels.
-      class_names: names for the legend (default: the labels).
+      class_names: names for the legend (default: "class <label>").
       figsize, dpi: the size in inches and pixels per inch.
     Returns:
       The matplotlib ``Figure``.
@@ -267,7 +267,7 @@ def plot_decision_boundary(model, x, y, path=None, resolution=200, margin=0.5, t
     ax.contourf(g0, g1, pred, levels=np.arange(n + 1) - 0.5, cmap=cmap, alpha=0.25)
     if n > 1:
         ax.contour(g0, g1, pred, levels=np.arange(1, n) - 0.5, colors="k", linewidths=1)
-    names = class_names if class_names is not None else [str(v) for v in labels]
+    names = class_names if class_names is not None else [f"class {v}" for v in labels]
     for i in range(len(labels)):
         sel = y_idx == i
         ax.scatter(x[sel, 0], x[sel, 1], s=25, color=_COLORS[i % len(_COLORS)],
@@ -293,14 +293,15 @@ def plot_history(history, path=None, metrics=None, title="Training curves", figs
     Args:
       history: a ``keras.callbacks.History`` or its ``history`` dict (name -> list per epoch).
       path: where to write the PNG (``None``: do not write).
-      metrics: the names to draw (default: every name without the ``val_`` prefix).
+      metrics: the names to draw (default: the loss, then every other name without the
+        ``val_`` prefix).
       title: the figure title.
       figsize, dpi: the size in inches and pixels per inch.
     Returns:
       The matplotlib ``Figure``.
 
     >>> from tapeflow.plot import plot_history
-    >>> logs = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.8, 0.9]}
+    >>> logs = {"accuracy": [0.5, 0.8, 0.9], "loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6]}
     >>> fig = plot_history(logs, figsize=(4, 2), dpi=20)
     >>> [ax.get_title() for ax in fig.axes]
     ['loss', 'accuracy']
@@ -311,6 +312,7 @@ def plot_history(history, path=None, metrics=None, title="Training curves", figs
                          f"lists, got {type(history).__name__}.")
     if metrics is None:
         metrics = [k for k in logs if not k.startswith("val_")] or list(logs)
+        metrics.sort(key=lambda k: k != "loss")    # the loss first, then the metrics in order
     elif isinstance(metrics, str):
         metrics = [metrics]
     missing = [m for m in metrics if m not in logs]
@@ -331,6 +333,7 @@ def plot_history(history, path=None, metrics=None, title="Training curves", figs
                     label=f"validation {name}", markersize=3)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     if title:

@@ -310,7 +310,7 @@ def test_mixed_float16_policy_outputs_float16(make, shape):
     try:
         layer = make()
     finally:
-        keras.config.set_dtype_policy("float32")
+        keras.config.set_dtype_policy(None)
     if isinstance(layer, L.MultiHeadAttention):
         y = layer(x, x)
     elif isinstance(layer, L.Attention):
