@@ -70,7 +70,8 @@ def main(argv=None):
           f"stack and the single layer: {gap_before:.2e}")
 
     results = {"max_abs_diff_before": gap_before}
-    for name, (x, y) in {"xor": xor(), "circles": circles(200, noise=0.05, seed=args.seed)}.items():
+    problems = {"xor": xor(), "circles": circles(200, noise=0.05, seed=args.seed)}
+    for number, (name, (x, y)) in enumerate(problems.items(), start=2):
         y_col = y.reshape(-1, 1).astype(np.float32)
         accs = {}
         for activation in (None, "relu"):
@@ -83,7 +84,8 @@ def main(argv=None):
                     model.predict(x, verbose=0) - single_layer_like(model).predict(x, verbose=0))))
                 results[f"max_abs_diff_trained_{name}"] = trained_gap
         results[name] = accs
-        print(f"2. {name}: accuracy without activation {accs['linear']:.0%} (a straight line), "
+        print(f"{number}. Trained on {name}: accuracy without activation {accs['linear']:.0%} "
+              f"(a straight line), "
               f"with ReLU {accs['relu']:.0%}; trained linear stack vs one layer: "
               f"{trained_gap:.2e}")
     return results

@@ -7,7 +7,8 @@
   setosa vs the rest) or of an MLP (``--model mlp``, default on XOR) on 2-D data;
 - ``history``: the training and validation curves (loss, accuracy) of an MLP trained on the
   circles data (the last quarter held out for validation);
-- ``network``: the diagram of an MLP's layers and units (``--sizes 64,128,10``).
+- ``network``: the diagram of an MLP's layers and units (``--sizes 64,128,10``, with
+  ``--activations relu,softmax``).
 
 >>> import os, tempfile
 >>> from tapeflow._plot_cli import main
@@ -45,6 +46,9 @@ def _parser():
     p.add_argument("--sizes", default="64,128,10",
                    help="network: comma-separated layer sizes, inputs first (default: the "
                         "digits MLP of `tapeflow demo`)")
+    p.add_argument("--activations", default=None,
+                   help="network: comma-separated activation of each layer after the input "
+                        "(default: relu,softmax for the default sizes, else none shown)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     return p
 
@@ -60,7 +64,7 @@ def _data(name, seed):
             ("other", "setosa")
     if name == "xor":
         x, y = teach.xor()
-        return x, y, ("x1", "x2"), ("0", "1")
+        return x, y, ("x1", "x2"), ("XOR = 0", "XOR = 1")
     x, y = teach.circles(200, noise=0.08, seed=seed)
     return x, y, ("x1", "x2"), ("outer", "inner")
 
@@ -95,7 +99,16 @@ def main(argv=None):
         except ValueError:
             raise SystemExit(f"tapeflow plot network: --sizes must be comma-separated ints, "
                              f"got {args.sizes!r}") from None
-        plot.plot_network(sizes, **kw)
+        acts = args.activations
+        if acts is None and args.sizes == _parser().get_default("sizes"):
+            acts = "relu,softmax"                  # the digits MLP of `tapeflow demo`
+        if acts:
+            acts = [a.strip() for a in acts.split(",")]
+            if len(acts) != len(sizes) - 1:
+                raise SystemExit(f"tapeflow plot network: --activations needs one name per "
+                                 f"layer after the input ({len(sizes) - 1} for --sizes "
+                                 f"{args.sizes}), got {args.activations!r}")
+        plot.plot_network(sizes, activations=acts or None, **kw)
     elif args.what == "boundary":
         data = args.data or ("iris" if args.model == "perceptron" else "xor")
         x, y, features, classes = _data(data, args.seed)
@@ -112,7 +125,8 @@ def main(argv=None):
     else:
         x, y, _, _ = _data(args.data or "circles", args.seed)
         _, hist = _train_mlp(x, y, args.epochs or 40, args.seed, validation_split=0.25)
-        plot.plot_history(hist, title=f"MLP on {args.data or 'circles'}", **kw)
+        plot.plot_history(hist, title=f"MLP (16 ReLU units) on {args.data or 'circles'}: "
+                                      f"training and validation (last 25%) curves", **kw)
     width, height = plot.png_size(args.out)
     print(f"wrote {args.out} ({width} x {height} pixels)")
     return 0

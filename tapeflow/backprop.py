@@ -234,14 +234,17 @@ class BackpropTrace:
                          f"{w.update_norm:>12.6f}{_norm(w.before):>12.6f}{_norm(w.after):>12.6f}")
         first = next((w for w in self.weights if w.before.size), None)
         if first is not None:
-            idx = (0,) * first.before.ndim
+            # one number worked through: the entry of the first weight with the largest gradient
+            idx = np.unravel_index(int(np.argmax(np.abs(first.gradient))), first.before.shape)
             b, g = float(first.before[idx]), float(first.gradient[idx])
             u, a = float(first.update[idx]), float(first.after[idx])
-            where = f"{first.label}[{', '.join('0' * first.before.ndim)}]" if idx else \
+            where = f"{first.label}[{', '.join(str(int(i)) for i in idx)}]" if idx else \
                 first.label
-            lines += ["", f"   e.g. {where}: w before = {b:.6g}, gradient = {g:.6g},"]
+            lines += ["", f"   e.g. {where} (its largest gradient): w before = {b:.6g}, "
+                          f"gradient = {g:.6g},"]
             if self.plain_sgd and self.learning_rate is not None:
-                lines.append(f"        update = -{self.learning_rate:.6g} * {g:.6g} = {u:.6g}, "
+                gs = f"({g:.6g})" if g < 0 else f"{g:.6g}"
+                lines.append(f"        update = -{self.learning_rate:.6g} * {gs} = {u:.6g}, "
                              f"w after = {a:.6g}")
             else:
                 lines.append(f"        update = {u:.6g}, w after = {a:.6g}")

@@ -103,6 +103,23 @@ def _as_labels(y, n, who):
     return a
 
 
+def _sample_weight(sample_weight, n, who):
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight.numpy() if isinstance(sample_weight, _TensorLike)
+                    else sample_weight, dtype=np.float64)
+    if sw.ndim == 0:
+        sw = np.full(n, float(sw))
+    if sw.shape != (n,):
+        raise ValueError(f"{who}: sample_weight must have shape ({n},), one weight per sample, "
+                         f"got shape {sw.shape}.")
+    if not np.all(np.isfinite(sw)) or np.any(sw < 0):
+        raise ValueError(f"{who}: sample_weight must be finite and >= 0.")
+    if not sw.sum() > 0:
+        raise ValueError(f"{who}: sample_weight must not be all zeros.")
+    return sw
+
+
 class TLU:
     """A threshold logic unit: ``h = step(w·x + b)``, one artificial neuron.
 
@@ -211,6 +228,9 @@ class Perceptron:
       n_iter_no_change: epochs without improvement before stopping.
       warm_start: let ``fit`` continue from the current weights.
       verbose: print the mistakes and loss of each epoch when > 0.
+
+    In the notation ``h = step(X W + b)``, ``W`` is ``coef_.T`` (one column per unit) and ``b`` is
+    ``intercept_``: scikit-learn stores one row of weights per unit.
 
     Attributes:
       coef_: the weights, float64 array ``(n_units, n_features)``.
@@ -339,7 +359,7 @@ class Perceptron:
             return (idx == 1).astype(np.float64)[:, None]
         return np.eye(len(self.classes_))[idx]
 
-    def _epoch(self, X, T):
+    def _epoch(self, X, T, sw=None):
         """One pass of the perceptron learning rule; returns (mistakes, perceptron loss)."""
         order = self._rng().permutation(len(X)) if self.shuffle else np.arange(len(X))
         W, b, eta = self.coef_, self.intercept_, float(self.eta0)
@@ -348,19 +368,24 @@ class Perceptron:
             xi, ti = X[i], T[i]
             z = W @ xi + b
             err = ti - (z >= 0)                      # y - h, per unit: -1, 0 or +1
-            loss += float(np.maximum(0.0, -(2.0 * ti - 1.0) * z).sum())
+            wi = 1.0 if sw is None else sw[i]
+            loss += wi * float(np.maximum(0.0, -(2.0 * ti - 1.0) * z).sum())
             if err.any():
                 mistakes += 1
-                W += eta * np.outer(err, xi)
+                step_i = eta * wi * err              # a sample weight scales its updates
+                W += np.outer(step_i, xi)
                 if self.fit_intercept:
-                    b += eta * err
+                    b += step_i
         self.t_ += len(X)
         self.errors_.append(mistakes)
         self.loss_curve_.append(loss)
         return mistakes, loss
 
-    def fit(self, X, y, coef_init=None, intercept_init=None):
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Trains the perceptron on ``X`` (n_samples, n_features) and labels ``y``; returns self.
+
+        ``coef_init`` and ``intercept_init`` set the starting weights (default zeros);
+        ``sample_weight`` (one non-negative number per example) scales each example's updates.
 
         >>> from tapeflow.neurons import Perceptron
         >>> clf = Perceptron(random_state=0).fit([[0.0], [1.0], [3.0], [4.0]], ["a", "a", "b", "b"])
@@ -380,9 +405,10 @@ class Perceptron:
                 self.n_features_in_ == X.shape[1]):
             self._init_weights(classes, X.shape[1], coef_init, intercept_init)
         T = self._targets(y)
+        sw = _sample_weight(sample_weight, X.shape[0], "Perceptron.fit")
         best, stale, n = np.inf, 0, X.shape[0]
         for epoch in range(1, self.max_iter + 1):
-            mistakes, loss = self._epoch(X, T)
+            mistakes, loss = self._epoch(X, T, sw)
             if self.verbose:
                 print(f"-- Epoch {epoch}: mistakes {mistakes}, loss {loss:.6g}")
             self.n_iter_ = epoch
@@ -400,10 +426,11 @@ class Perceptron:
                               ConvergenceWarning, stacklevel=2)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Runs one epoch of the perceptron rule on ``X``, ``y``; returns self.
 
-        ``classes`` (all the labels that can occur) is required on the first call.
+        ``classes`` (all the labels that can occur) is required on the first call;
+        ``sample_weight`` scales each example's updates.
 
         >>> from tapeflow.neurons import Perceptron
         >>> clf = Perceptron(shuffle=False)
@@ -432,7 +459,8 @@ class Perceptron:
                              f"differ from the classes of the first call "
                              f"{self.classes_.tolist()}.")
         self._check_features(X, "Perceptron.partial_fit")
-        self._epoch(X, self._targets(y))
+        sw = _sample_weight(sample_weight, X.shape[0], "Perceptron.partial_fit")
+        self._epoch(X, self._targets(y), sw)
         self.n_iter_ += 1
         return self
 
@@ -472,13 +500,20 @@ class Perceptron:
         idx = (z >= 0).astype(int) if z.ndim == 1 else np.argmax(z, axis=1)
         return self.classes_[idx]
 
-    def score(self, X, y):
+    def score(self, X, y, sample_weight=None):
         """The accuracy (fraction of correct predictions) on ``X``, ``y``.
 
+        With ``sample_weight``, the weighted fraction.
+
         >>> from tapeflow.neurons import Perceptron
-        >>> Perceptron().fit([[0.0], [2.0]], [0, 1]).score([[0.0], [2.0], [-5.0]], [0, 1, 1])
+        >>> clf = Perceptron().fit([[0.0], [2.0]], [0, 1])
+        >>> clf.score([[0.0], [2.0], [-5.0]], [0, 1, 1])
         0.6666666666666666
+        >>> clf.score([[0.0], [2.0], [-5.0]], [0, 1, 1], sample_weight=[1, 1, 2])
+        0.5
         """
         pred = self.predict(X)
         y = _as_labels(y, pred.shape[0], "Perceptron.score")
-        return float(np.mean(pred == y))
+        sw = _sample_weight(sample_weight, pred.shape[0], "Perceptron.score")
+        correct = (pred == y).astype(np.float64)
+        return float(np.mean(correct) if sw is None else np.average(correct, weights=sw))

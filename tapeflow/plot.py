@@ -181,7 +181,12 @@ def _break_jumps(z, v):
     """Inserts a gap (NaN) where ``v`` jumps, so a step is drawn as a jump, not a steep line."""
     v = np.asarray(v, dtype=np.float64)
     d = np.abs(np.diff(v))
-    jumps = np.flatnonzero(d > max(0.25, 20.0 * float(np.median(d)) if d.size else 0.25))
+    if d.size < 3:
+        return z, v
+    # a jump: a difference between neighbours far larger than the differences on either side
+    # (a steep but continuous curve such as exp has neighbouring differences of the same size)
+    side = np.maximum(np.concatenate([[0.0], d[:-1]]), np.concatenate([d[1:], [0.0]]))
+    jumps = np.flatnonzero((d > 0.1) & (d > 10.0 * side))
     if not jumps.size:
         return z, v
     mid = (z[jumps] + z[jumps + 1]) / 2
@@ -219,6 +224,8 @@ def plot_decision_boundary(model, x, y, path=None, resolution=200, margin=0.5, t
     Args:
       model: a classifier: anything with ``predict`` (a ``Perceptron``, a Keras model whose output
         is one sigmoid probability or one score per class) or a function of a ``(n, 2)`` array.
+        A model with ``classes_`` (a ``Perceptron``) predicts label values; otherwise integer
+        predictions are class indices into the sorted labels of ``y``.
       x: the 2-D data, shape ``(n, 2)``.
       y: the labels, shape ``(n,)`` (class indices, or any labels for a ``Perceptron``).
       path: where to write the PNG (``None``: do not write).
@@ -255,7 +262,11 @@ def plot_decision_boundary(model, x, y, path=None, resolution=200, margin=0.5, t
                          np.linspace(lo[1], hi[1], resolution))
     grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
     pred = _predict_labels(model, grid)
-    if pred.dtype.kind not in "iub":           # label values (strings): map to the data's labels
+    if pred.dtype.kind not in "iub" or hasattr(model, "classes_"):
+        # the model predicts label values (a Perceptron: any labels, e.g. -1/1 or strings), not
+        # class indices: colour each region as the data points of that label
+        labels = np.union1d(labels, np.unique(pred))
+        y_idx = np.searchsorted(labels, y)
         pred = np.searchsorted(labels, pred)
     pred = pred.astype(int).reshape(g0.shape)
     n = max(len(labels), int(pred.max()) + 1)
@@ -382,7 +393,8 @@ def _network_layers(model):
     return out
 
 
-def plot_network(model, path=None, max_units=8, title=None, figsize=(8, 5), dpi=100):
+def plot_network(model, path=None, max_units=8, title=None, figsize=(8, 5), dpi=100,
+                 activations=None):
     """Draws a multilayer perceptron: the input layer, the hidden layers and the output layer.
 
     Each unit is a circle and each weight a line between two units. Layers wider than
@@ -395,15 +407,31 @@ def plot_network(model, path=None, max_units=8, title=None, figsize=(8, 5), dpi=
       max_units: the most units drawn per layer.
       title: the figure title (default: the model's name and parameter count).
       figsize, dpi: the size in inches and pixels per inch.
+      activations: for a list of sizes, the activation name of each layer after the input
+        (``["relu", "softmax"]`` for ``[64, 128, 10]``), written under the layer; a model's
+        layers name their own.
     Returns:
       The matplotlib ``Figure``.
 
     >>> from tapeflow.plot import plot_network
-    >>> fig = plot_network([2, 4, 4, 1], figsize=(4, 3), dpi=20)
+    >>> fig = plot_network([2, 4, 4, 1], figsize=(4, 3), dpi=20,
+    ...                    activations=["relu", "relu", "sigmoid"])
     >>> fig.axes[0].get_title()
     'MLP 2-4-4-1: 37 parameters'
     """
     spec = _network_layers(model)
+    if activations is not None:
+        if not isinstance(model, (list, tuple)):
+            raise ValueError("plot_network: activations= is for a list of layer sizes; a "
+                             "model's layers name their own activations.")
+        if isinstance(activations, str):
+            activations = [activations]
+        activations = list(activations)
+        if len(activations) != len(spec) - 1:
+            raise ValueError(f"plot_network: expected one activation per layer after the input "
+                             f"({len(spec) - 1} for sizes {list(model)}), got {activations!r}.")
+        spec = [spec[0]] + [(lbl, n, None if a in (None, "", "linear") else str(a))
+                            for (lbl, n, _), a in zip(spec[1:], activations)]
     if not isinstance(max_units, int) or max_units < 2:
         raise ValueError(f"plot_network: max_units must be an int >= 2, got {max_units!r}.")
     sizes = [s for _, s, _ in spec]

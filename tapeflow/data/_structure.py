@@ -7,7 +7,6 @@ Python list given as data is one tensor, not a structure; dicts flatten in sorte
 
 from tapeflow._backend import np
 from tapeflow.framework import dtypes as _dt
-from tapeflow.framework.errors import InvalidArgumentError
 from tapeflow.framework.tensor import Tensor, TensorShape, _TensorLike, _wrap, convert_to_tensor
 from tapeflow.framework.tensor_spec import TensorSpec
 
@@ -120,9 +119,25 @@ def to_tensors(element):
     return map_leaves(_wrap, element)
 
 
+def _numpy_leaf(a):
+    a = np.asarray(a)
+    if a.dtype.kind in "USO":  # strings come out as bytes, as TensorFlow gives them
+        if a.ndim == 0:
+            v = a[()]
+            return v.encode("utf-8") if isinstance(v, str) else bytes(v)
+        out = np.empty(a.shape, dtype=object)
+        out.ravel()[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v)
+                          for v in a.ravel().tolist()]
+        return out
+    return a[()] if a.ndim == 0 else a
+
+
 def to_numpy(element):
-    """An element structure of arrays -> NumPy values (rank-0 as NumPy scalars)."""
-    return map_leaves(lambda a: np.asarray(a)[()] if a.ndim == 0 else a, element)
+    """An element structure of arrays -> NumPy values (rank-0 as NumPy scalars, strings as
+    ``bytes``, string arrays as object arrays of ``bytes``)."""
+    if type(element) is _ndarray:
+        return _numpy_leaf(element)
+    return map_leaves(_numpy_leaf, element)
 
 
 def spec_of_array(a):
@@ -153,7 +168,14 @@ def spec_without_batch(spec):
         if s.shape.rank == 0:
             raise ValueError("Cannot unbatch an input with scalar components.")
         return TensorSpec(None if s.shape.rank is None else s.shape[1:], s.dtype)
-    return map_leaves(drop, spec)
+    out = map_leaves(drop, spec)
+    known = {s.shape[0] for s in flatten(spec) if s.shape.rank and s.shape[0] is not None}
+    if len(known) > 1:
+        a, b = sorted(known)[:2]
+        raise ValueError(f"`unbatch()` is only supported for datasets of elements whose "
+                         f"components have a matching leading dimension. Encountered both "
+                         f"{a} and {b}.")
+    return out
 
 
 def spec_union(a, b):
@@ -170,9 +192,11 @@ def spec_union(a, b):
 
 
 def check_scalar_bool(value, what):
-    arr = to_array(value)
+    arr = value if isinstance(value, bool) else to_array(value)
+    if isinstance(arr, bool):
+        return arr
     if arr.ndim != 0 or arr.dtype != np.bool_:
-        raise InvalidArgumentError(
-            f"`{what}` must return a scalar boolean tensor, but its return value has dtype "
-            f"{_dt.from_numpy(arr.dtype).name} and shape {list(arr.shape)}.")
+        raise ValueError(
+            f"Invalid `{what}`. `{what}` must return a `tf.bool` scalar tensor, but its return "
+            f"type is {spec_of_array(arr)}.")
     return bool(arr)

@@ -21,7 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from tapeflow._backend import np
 from tapeflow.data import _structure as st
 from tapeflow.framework import dtypes as _dt
-from tapeflow.framework.errors import InvalidArgumentError, OutOfRangeError
+from tapeflow.framework.errors import (
+    DataLossError,
+    InvalidArgumentError,
+    NotFoundError,
+    OpError,
+    OutOfRangeError,
+    UnknownError,
+)
 from tapeflow.framework.tensor import TensorShape, _wrap
 from tapeflow.framework.tensor_spec import TensorSpec
 
@@ -46,15 +53,21 @@ def _check_count(value, name, minimum=-1):
     return v
 
 
+def _check_callable(func):
+    if not callable(func):
+        raise ValueError(f"Argument `func` must be a callable. Received func={func!r} (of type "
+                         f"{type(func)})")
+
+
 def _parallelism(num_parallel_calls):
     if num_parallel_calls is None:
         return 1
-    n = _check_count(num_parallel_calls, "num_parallel_calls")
+    n = _check_count(num_parallel_calls, "num_parallel_calls", minimum=-(2**62))
     if n == AUTOTUNE:
         return max(1, min(os.cpu_count() or 1, 8))
-    if n == 0:
-        raise InvalidArgumentError("`num_parallel_calls` must be positive or AUTOTUNE, "
-                                   "received: 0")
+    if n <= 0:
+        raise InvalidArgumentError(f"num_parallel_calls must be greater than zero (or "
+                                   f"tf.data.AUTOTUNE), received: {n}")
     return n
 
 
@@ -190,7 +203,8 @@ dtype=tf.float32, name=None))
         return Iterator(self)
 
     def __repr__(self):
-        return f"<{type(self).__name__} element_spec={self.element_spec}>"
+        name = getattr(type(self), "_TF_NAME", type(self).__name__)  # TensorFlow's class name
+        return f"<{name} element_spec={self.element_spec}>"
 
     def as_numpy_iterator(self):
         """Iterates the elements as NumPy values (rank-0 tensors become NumPy scalars).
@@ -250,9 +264,24 @@ dtype=tf.float32, name=None))
         >>> int(tf.data.Dataset.range(5).reduce(tf.constant(0, tf.int64), lambda s, x: s + x))
         10
         """
-        state = st.to_tensors(st.normalize(initial_state))
+        _check_callable(reduce_func)
+        init = st.normalize(initial_state)
+        flat_init = st.flatten(init)
+        state = st.to_tensors(init)
         for e in self._elements():
-            state = st.to_tensors(st.normalize_returned(reduce_func(state, st.to_tensors(e))))
+            new = st.normalize_returned(reduce_func(state, st.to_tensors(e)))
+            flat_new = st.flatten(new)
+            if len(flat_new) != len(flat_init) or not st.same_structure(init, new):
+                raise InvalidArgumentError(
+                    f"The number of components of the initial state and the reduce function "
+                    f"output does not match. (initial_state={len(flat_init)}, "
+                    f"output={len(flat_new)}).")
+            for a, b in zip(flat_init, flat_new, strict=True):
+                if a.dtype != b.dtype and not (a.dtype.kind in "USO" and b.dtype.kind in "USO"):
+                    raise TypeError(f"The element types for the new state must match the "
+                                    f"initial state. Expected {_dt.from_numpy(a.dtype)} but got "
+                                    f"{_dt.from_numpy(b.dtype)}.")
+            state = st.to_tensors(new)
         return state
 
     # -- sources ------------------------------------------------------------------------------
@@ -318,7 +347,7 @@ dtype=tf.float32, name=None))
         >>> [(int(x), int(y)) for x, y in tf.data.Dataset.zip(a, b)]
         [(1, 4), (2, 5), (3, 6)]
         """
-        if len(datasets) == 1 and not isinstance(datasets[0], Dataset):
+        if len(datasets) == 1:
             datasets = datasets[0]
         return _ZipDataset(datasets)
 
@@ -409,8 +438,7 @@ dtype=tf.float32, name=None))
         >>> [int(v) for v in ds]
         [4, 6]
         """
-        if not callable(map_func):
-            raise TypeError(f"`map_func` must be callable, received: {map_func!r}")
+        _check_callable(map_func)
         return _MapDataset(self, map_func, _parallelism(num_parallel_calls))
 
     def filter(self, predicate, name=None):
@@ -420,8 +448,7 @@ dtype=tf.float32, name=None))
         >>> [int(v) for v in tf.data.Dataset.range(6).filter(lambda x: x % 2 == 0)]
         [0, 2, 4]
         """
-        if not callable(predicate):
-            raise TypeError(f"`predicate` must be callable, received: {predicate!r}")
+        _check_callable(predicate)
         return _FilterDataset(self, predicate)
 
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True, name=None):
@@ -444,7 +471,8 @@ dtype=tf.float32, name=None))
         >>> [int(v) for v in tf.data.Dataset.range(2).repeat(2)]
         [0, 1, 0, 1]
         """
-        return _RepeatDataset(self, -1 if count is None else _check_count(count, "count"))
+        count = -1 if count is None else _check_count(count, "count", minimum=-(2**63))
+        return _RepeatDataset(self, max(count, -1))
 
     def take(self, count, name=None):
         """The first ``count`` elements (all of them when ``count`` is -1).
@@ -453,7 +481,7 @@ dtype=tf.float32, name=None))
         >>> [int(v) for v in tf.data.Dataset.range(10).take(2)]
         [0, 1]
         """
-        return _TakeDataset(self, _check_count(count, "count"))
+        return _TakeDataset(self, _check_count(count, "count", minimum=-(2**63)))
 
     def skip(self, count, name=None):
         """All but the first ``count`` elements (-1 skips everything).
@@ -462,7 +490,7 @@ dtype=tf.float32, name=None))
         >>> [int(v) for v in tf.data.Dataset.range(4).skip(2)]
         [2, 3]
         """
-        return _SkipDataset(self, _check_count(count, "count"))
+        return _SkipDataset(self, max(_check_count(count, "count", minimum=-(2**63)), -1))
 
     def shard(self, num_shards, index, name=None):
         """Every ``num_shards``-th element starting at ``index``.
@@ -486,7 +514,10 @@ dtype=tf.float32, name=None))
         >>> [int(v) for v in tf.data.Dataset.range(3).prefetch(tf.data.AUTOTUNE)]
         [0, 1, 2]
         """
-        buffer_size = _check_count(buffer_size, "buffer_size")
+        buffer_size = _check_count(buffer_size, "buffer_size", minimum=-(2**62))
+        if buffer_size < -1:
+            raise InvalidArgumentError(f"buffer_size must be >= 0 or set buffer_size to be -1 "
+                                       f"for auto-tuning, received: {buffer_size}")
         return _PrefetchDataset(self, 2 if buffer_size == AUTOTUNE else buffer_size)
 
     def cache(self, filename="", name=None):
@@ -703,17 +734,20 @@ class _RangeDataset(Dataset):
 
 def _signature(output_types, output_shapes, output_signature):
     if output_signature is not None:
-        if output_types is not None or output_shapes is not None:
-            raise TypeError("`output_types` and `output_shapes` cannot be used together with "
-                            "`output_signature`.")
+        if output_types is not None:
+            raise TypeError("The `output_types` argument can not be used together with the "
+                            "`output_signature` argument.")
+        if output_shapes is not None:
+            raise TypeError("The `output_shapes` argument can not be used together with the "
+                            "`output_signature` argument.")
         for s in st.flatten(st.map_leaves(lambda x: x, _tuplify(output_signature))):
             if not isinstance(s, TensorSpec):
-                raise TypeError(f"`output_signature` must contain TensorSpec objects, "
-                                f"received: {s!r}")
+                raise TypeError(f"`output_signature` must contain objects that are subclass of "
+                                f"`tf.TypeSpec` but found {type(s)} which is not.")
         return _tuplify(output_signature)
     if output_types is None:
-        raise TypeError("To create a dataset from a generator, pass `output_signature` (or the "
-                        "deprecated `output_types`).")
+        raise TypeError("To specify the output signature you need to provide either the "
+                        "`output_signature` argument or the `output_types` argument.")
     types = _tuplify(output_types)
     if output_shapes is None:
         return st.map_leaves(lambda t: TensorSpec(None, t), types)
@@ -741,24 +775,42 @@ def _tuplify_shapes(shapes, types):
     return TensorShape(shapes)
 
 
+class _DTypeName:
+    """Prints as ``tf.int32`` inside the structure an error message shows."""
+
+    def __init__(self, dtype):
+        self._dtype = dtype
+
+    def __repr__(self):
+        return f"tf.{self._dtype.name}"
+
+
 class _GeneratorDataset(Dataset):
     def __init__(self, generator, output_types, output_shapes, args, output_signature):
         if not callable(generator):
             raise TypeError(f"`generator` must be a Python callable, received: {generator!r}")
         self._gen = generator
-        self._args = () if args is None else tuple(args)
+        # As in TensorFlow, ``args`` become tensors and reach the generator as NumPy values
+        # (NumPy scalars, arrays, ``bytes`` for strings).
+        self._args = () if args is None else tuple(
+            st.to_numpy(st.to_array(a)) for a in args)
         self._signature = _signature(output_types, output_shapes, output_signature)
         self._flat_specs = st.flatten(self._signature)
 
     def _convert(self, value):
         sig = self._signature
-        if isinstance(sig, tuple) and isinstance(value, list):
-            value = tuple(value)
-        if not st.same_structure(sig, value if isinstance(value, (tuple, dict)) else 0) or (
-                isinstance(sig, tuple) and len(st.flatten(value)) != len(self._flat_specs)):
+        if not isinstance(sig, (tuple, dict)) and isinstance(value, (tuple, dict)):
+            raise InvalidArgumentError(
+                f"`generator` yielded an element that could not be converted to the expected "
+                f"type. The expected type was {sig.dtype.name}, but the yielded element was "
+                f"{value!r}.")
+        if isinstance(sig, (tuple, dict)) and (
+                not st.same_structure(sig, value if isinstance(value, (tuple, dict)) else 0)
+                or len(st.flatten(value)) != len(self._flat_specs)):
+            expected = st.map_leaves(lambda sp: _DTypeName(sp.dtype), sig)
             raise InvalidArgumentError(
                 f"`generator` yielded an element that did not match the expected structure. The "
-                f"expected structure was {self._signature}, but the yielded element was {value!r}.")
+                f"expected structure was {expected}, but the yielded element was {value!r}.")
         out = []
         for v, spec in zip(st.flatten(value), self._flat_specs, strict=True):
             want = spec.dtype.as_numpy_dtype
@@ -767,10 +819,13 @@ class _GeneratorDataset(Dataset):
                     v = st.to_array(v)
                 # As TensorFlow's py_func does: np.asarray with the expected dtype.
                 arr = np.asarray(v) if spec.dtype == _dt.string else np.asarray(v, dtype=want)
-            except (TypeError, ValueError):
+                if v is None or arr.dtype.kind == "O" and spec.dtype != _dt.string:
+                    raise TypeError
+            except (TypeError, ValueError, OverflowError):
                 raise InvalidArgumentError(
-                    f"`generator` yielded an element of type {type(v).__name__} that could not "
-                    f"be converted to {spec.dtype.name}: {v!r}") from None
+                    f"`generator` yielded an element that could not be converted to the "
+                    f"expected type. The expected type was {spec.dtype.name}, but the yielded "
+                    f"element was {v!r}.") from None
             if not spec.shape.is_compatible_with(arr.shape):
                 raise InvalidArgumentError(
                     f"`generator` yielded an element of shape {TensorShape(arr.shape)} where an "
@@ -781,7 +836,15 @@ class _GeneratorDataset(Dataset):
     def _elements(self):
         it = iter(self._gen(*self._args))
         try:
-            for value in it:
+            while True:
+                try:
+                    value = next(it)
+                except StopIteration:
+                    return
+                except Exception as e:  # noqa: BLE001 - TensorFlow reports it as UnknownError
+                    if isinstance(e, (OpError, GeneratorExit)):
+                        raise
+                    raise UnknownError(f"{type(e).__name__}: {e}") from e
                 yield self._convert(value)
         finally:
             close = getattr(it, "close", None)
@@ -931,10 +994,27 @@ class _PaddedBatchDataset(_BatchDataset):
             self._pads = [b"" if sp.dtype == _dt.string else 0 for sp in flat_spec]
         else:
             pv = _tuplify(padding_values)
-            self._pads = (st.flatten(pv) if isinstance(pv, (tuple, dict))
-                          else [pv] * len(flat_spec))
-            self._pads = [st.to_array(p) for p in self._pads]
+            if isinstance(pv, (tuple, dict)):
+                if not st.same_structure(spec, pv):
+                    raise TypeError(f"Invalid `padding_values`: its structure {padding_values!r} "
+                                    f"does not match the element structure {spec}.")
+                pads = st.flatten(pv)
+            else:
+                pads = [pv] * len(flat_spec)
+            self._pads = [self._check_pad(p, sp) for p, sp in zip(pads, flat_spec, strict=True)]
         self._template = spec
+
+    @staticmethod
+    def _check_pad(value, spec):
+        arr = st.to_array(value)
+        if arr.ndim != 0:
+            raise ValueError(f"Invalid `padding_values`. `padding_values` values should be "
+                             f"scalars, but got {tuple(arr.shape)}.")
+        got = _dt.from_numpy(arr.dtype)
+        if got != spec.dtype:  # as in TensorFlow, Python values take their default dtype
+            raise TypeError(f"Invalid `padding_values`. `padding_values` values type {got} does "
+                            f"not match type {spec.dtype} of the corresponding input component.")
+        return arr
 
     def _compute_spec(self):
         flat = [TensorSpec(TensorShape([self._bs if self._drop else None]).concatenate(s),
@@ -956,7 +1036,7 @@ class _PaddedBatchDataset(_BatchDataset):
             out = np.full([len(parts)] + target, pad, dtype=dtype)
             for i, p in enumerate(parts):
                 if any(a > b for a, b in zip(p.shape, target, strict=True)):
-                    raise InvalidArgumentError(
+                    raise DataLossError(
                         f"Attempted to pad to a smaller size than the input element: component "
                         f"{j} has shape {list(p.shape)}, padded shape is {target}.")
                 out[(i,) + tuple(slice(0, d) for d in p.shape)] = p
@@ -975,6 +1055,12 @@ class _PaddedBatchDataset(_BatchDataset):
 
 
 def _flat_shapes(padded_shapes, spec):
+    if (isinstance(spec, tuple) and not (isinstance(padded_shapes, (tuple, list))
+                                         and len(padded_shapes) == len(spec))) or (
+            isinstance(spec, dict) and not (isinstance(padded_shapes, dict)
+                                            and set(padded_shapes) == set(spec))):
+        raise TypeError(f"Invalid `padded_shapes`: its structure {padded_shapes!r} does not "
+                        f"match the element structure {spec}.")
     if isinstance(spec, tuple):
         return [s for ps, sp in zip(padded_shapes, spec, strict=True)
                 for s in _flat_shapes(ps, sp)]
@@ -989,8 +1075,18 @@ def _flat_shapes(padded_shapes, spec):
 
 
 class _UnbatchDataset(_UnaryDataset):
+    def __init__(self, input_dataset):
+        super().__init__(input_dataset)
+        self._spec_cache = st.spec_without_batch(input_dataset.element_spec)  # checks, as TF
+
     def _card(self):
-        return UNKNOWN if self._input._card() != INFINITE else INFINITE
+        n = self._input._card()
+        if n == INFINITE:
+            return INFINITE
+        dims = {s.shape[0] for s in st.flatten(self._input.element_spec) if s.shape.rank}
+        if n >= 0 and len(dims) == 1 and None not in dims:
+            return n * dims.pop()
+        return UNKNOWN
 
     def _compute_spec(self):
         return st.spec_without_batch(self._input.element_spec)
@@ -1000,8 +1096,10 @@ class _UnbatchDataset(_UnaryDataset):
             flat = st.flatten(e)
             n = flat[0].shape[0] if flat[0].ndim else None
             if n is None or any(a.ndim == 0 or a.shape[0] != n for a in flat):
-                raise InvalidArgumentError("Input element must have a non-scalar value in each "
-                                           "component, all with the same first dimension.")
+                raise InvalidArgumentError(
+                    f"Input element must have a non-scalar value in each component, all with "
+                    f"the same first dimension; received shapes "
+                    f"{[list(a.shape) for a in flat]}.")
             if not isinstance(e, (tuple, dict)):
                 yield from flat[0]
                 continue
@@ -1013,9 +1111,10 @@ class _MapDataset(_UnaryDataset):
     # A call must take this long (seconds) for the thread pool to be used.
     _PARALLEL_THRESHOLD = 2e-4
 
-    def __init__(self, input_dataset, fn, parallelism=1, raw=False):
+    def __init__(self, input_dataset, fn, parallelism=1, raw=False, spec=None):
         super().__init__(input_dataset)
         self._fn, self._parallel, self._raw = fn, parallelism, raw
+        self._spec_cache = spec
 
     def _apply(self, e):
         if self._raw:
@@ -1023,10 +1122,21 @@ class _MapDataset(_UnaryDataset):
         return st.normalize_returned(st.call(self._fn, e))
 
     def _compute_spec(self):
-        first = _peek_first(self._elements)
-        if first is _END:
+        # Without tracing, the spec is read off the first element. Where the input has an
+        # unknown leading (batch) dimension, output dimensions of that first size are taken
+        # to be that batch dimension and left unknown, as TensorFlow's traced spec has them.
+        first_in = _peek_first(self._input._elements)
+        if first_in is _END:
             raise ValueError("Cannot infer the element_spec of a map over an empty dataset.")
-        return st.spec_of(first)
+        spec = st.spec_of(self._apply(first_in))
+        batch = {a.shape[0] for a, sp in zip(st.flatten(first_in),
+                                              st.flatten(self._input.element_spec), strict=True)
+                 if sp.shape.rank and sp.shape[0] is None and a.ndim}
+        if len(batch) != 1:
+            return spec
+        b = batch.pop()
+        return st.map_leaves(lambda sp: TensorSpec([None] + sp.shape.as_list()[1:], sp.dtype)
+                             if sp.shape.rank and sp.shape[0] == b else sp, spec)
 
     def _elements(self):
         it = self._input._elements()
@@ -1068,7 +1178,7 @@ class _FilterDataset(_UnaryDataset):
         self._pred = predicate
 
     def _card(self):
-        return UNKNOWN if self._input._card() != 0 else 0
+        return UNKNOWN
 
     def _elements(self):
         for e in self._input._elements():
@@ -1151,10 +1261,13 @@ class _RepeatDataset(_UnaryDataset):
 class _TakeDataset(_UnaryDataset):
     def __init__(self, input_dataset, count):
         super().__init__(input_dataset)
-        self._count = count
+        self._raw_count = count  # TensorFlow: any negative count takes everything
+        self._count = max(count, -1)
 
     def _card(self):
         n = self._input._card()
+        if self._raw_count < -1:
+            return UNKNOWN
         if self._count == -1:
             return n
         if n == INFINITE:
@@ -1273,12 +1386,11 @@ class _ShuffleDataset(_UnaryDataset):
     def __init__(self, input_dataset, buffer_size, seed, reshuffle_each_iteration):
         super().__init__(input_dataset)
         self._buffer = _check_count(buffer_size, "buffer_size", minimum=-(2**62))
-        if self._buffer == AUTOTUNE:
-            raise InvalidArgumentError("`buffer_size` must be a positive integer; AUTOTUNE is "
-                                       "not supported by shuffle.")
+        if self._buffer == UNKNOWN:  # TensorFlow: a buffer as large as the dataset
+            self._buffer = 2**62
         if self._buffer <= 0:
-            raise InvalidArgumentError(f"`buffer_size` must be greater than zero, received: "
-                                       f"{self._buffer}")
+            raise InvalidArgumentError(f"buffer_size must be greater than zero or "
+                                       f"UNKNOWN_CARDINALITY, received: {self._buffer}")
         self._seed = _draw_seed(seed)
         self._reshuffle = bool(reshuffle_each_iteration)
         self._epoch = 0
@@ -1401,6 +1513,7 @@ def _background(gen, size):
 
 
 class _CacheDataset(_UnaryDataset):
+    _TF_NAME = "CacheDataset"
     def __init__(self, input_dataset):
         super().__init__(input_dataset)
         self._cached = None
@@ -1442,6 +1555,7 @@ class _FileCacheDataset(_UnaryDataset):
     ``<filename>.index.json`` written last (so a partial cache is never read back)."""
 
     _SHARD = 256
+    _TF_NAME = "CacheDataset"
 
     def __init__(self, input_dataset, filename):
         super().__init__(input_dataset)
@@ -1505,11 +1619,16 @@ class _FileCacheDataset(_UnaryDataset):
             if a.dtype.kind == "O":
                 raise InvalidArgumentError("cache(filename) can store numeric and byte-string "
                                            "tensors only.")
-        np.savez(tmp, n=np.array(n), **buf)
+        try:
+            np.savez(tmp, n=np.array(n), **buf)
+        except FileNotFoundError:
+            raise NotFoundError(f"{tmp}; No such file or directory: the folder of the cache "
+                                f"file {self._filename!r} does not exist.") from None
         return tmp
 
 
 class _EnumerateDataset(_UnaryDataset):
+    _TF_NAME = "_ZipDataset"  # TensorFlow builds enumerate as zip(range, dataset)
     def __init__(self, input_dataset, start):
         super().__init__(input_dataset)
         self._start = start
@@ -1522,16 +1641,32 @@ class _EnumerateDataset(_UnaryDataset):
             yield np.array(i, dtype=np.int64), e
 
 
+def _check_zip_input(s):
+    if isinstance(s, Dataset):
+        return
+    if isinstance(s, list):
+        raise TypeError("Invalid input to `zip`. Inputs are expected to be (nested) structures "
+                        "of `tf.data.Dataset` objects. Python `list` is not supported and you "
+                        "should use `tuple` instead.")
+    if isinstance(s, tuple):
+        for x in s:
+            _check_zip_input(x)
+    elif isinstance(s, dict):
+        for x in s.values():
+            _check_zip_input(x)
+    else:
+        raise TypeError(f"Invalid input to `zip`. Inputs are expected to be (nested) structures "
+                        f"of `tf.data.Dataset` objects but encountered object of type "
+                        f"{type(s)}.")
+
+
 class _ZipDataset(Dataset):
     def __init__(self, datasets):
-        if isinstance(datasets, list):
-            datasets = tuple(datasets)
-        flat = st.flatten(datasets)
+        _check_zip_input(datasets)
+        flat = [datasets] if isinstance(datasets, Dataset) else st.flatten(datasets)
         if not flat:
-            raise ValueError("zip needs at least one dataset.")
-        for d in flat:
-            if not isinstance(d, Dataset):
-                raise TypeError(f"zip expects Datasets in a tuple or dict, received: {d!r}")
+            raise InvalidArgumentError("`zip` needs at least one dataset, received an empty "
+                                       "structure.")
         self._structure, self._flat = datasets, flat
 
     def _inputs(self):
@@ -1539,16 +1674,19 @@ class _ZipDataset(Dataset):
 
     def _card(self):
         cards = [d._card() for d in self._flat]
+        if UNKNOWN in cards:  # as in TensorFlow, an unknown input makes the zip unknown
+            return UNKNOWN
         finite = [c for c in cards if c >= 0]
-        if finite:
-            return min(finite)
-        return UNKNOWN if UNKNOWN in cards else INFINITE
+        return min(finite) if finite else INFINITE
 
     def _compute_spec(self):
+        if isinstance(self._structure, Dataset):
+            return self._structure.element_spec
         return st.pack(self._structure, [d.element_spec for d in self._flat])
 
     def _elements(self):
         its = [d._elements() for d in self._flat]
+        single = isinstance(self._structure, Dataset)
         while True:
             parts = []
             for it in its:
@@ -1556,7 +1694,7 @@ class _ZipDataset(Dataset):
                 if e is _END:
                     return
                 parts.append(e)
-            yield st.pack(self._structure, parts)
+            yield parts[0] if single else st.pack(self._structure, parts)
 
 
 class _ConcatenateDataset(Dataset):

@@ -3,6 +3,8 @@
 from tapeflow._backend import np
 from tapeflow.data import _structure as st
 from tapeflow.data.dataset import AUTOTUNE, Dataset, _MapDataset
+from tapeflow.framework import dtypes as _dt
+from tapeflow.framework.tensor_spec import TensorSpec
 
 __all__ = ["timeseries_dataset_from_array"]
 
@@ -97,4 +99,9 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         ds = ds.shuffle(8 * batch_size if batch_size is not None else 1024, seed=seed)
     if batch_size is not None:
         ds = ds.batch(batch_size)
-    return _MapDataset(ds, windows, raw=True).prefetch(AUTOTUNE)
+    # Keras's spec: the batch and time dimensions are unknown.
+    batch_dims = [None] if batch_size is not None else []
+    x_spec = TensorSpec(batch_dims + [None] + list(data.shape[1:]), _dt.from_numpy(data.dtype))
+    spec = x_spec if targets is None else (x_spec, TensorSpec(
+        batch_dims + list(targets.shape[1:]), _dt.from_numpy(targets.dtype)))
+    return _MapDataset(ds, windows, raw=True, spec=spec).prefetch(AUTOTUNE)

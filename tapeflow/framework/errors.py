@@ -15,6 +15,7 @@ __all__ = [
     "ResourceExhaustedError",
     "InternalError",
     "UnknownError",
+    "DataLossError",
 ]
 
 
@@ -68,3 +69,8 @@ class InternalError(OpError):
 
 class UnknownError(OpError):
     """An unknown error."""
+
+
+class DataLossError(OpError):
+    """Unrecoverable data loss or corruption (e.g. ``padded_batch`` asked to pad an element to a
+    smaller size)."""

@@ -431,7 +431,9 @@ def _python_to_array(value, dtype):
         if dtype is not None and arr.dtype != dtype._np:
             arr = _checked_cast(arr, dtype, value)
         return arr
+    packed = None  # a list holding tensors packs to their dtype (Python numbers adapt)
     if isinstance(value, (list, tuple)) and any(isinstance(v, _TensorLike) for v in value):
+        packed = np.result_type(*[v._value.dtype for v in value if isinstance(v, _TensorLike)])
         value = [np.asarray(v) for v in value]
     if value is None:
         raise ValueError("Attempt to convert a value (None) with an unsupported type "
@@ -448,6 +450,8 @@ def _python_to_array(value, dtype):
         if arr.dtype != dtype._np:
             arr = _checked_cast(arr, dtype, value)
         return arr
+    if packed is not None and arr.dtype.kind in "biuf":
+        return arr if arr.dtype == packed else arr.astype(packed)
     if arr.dtype == np.float64:
         return arr.astype(np.float32)
     if arr.dtype == np.int64:

@@ -157,6 +157,10 @@ class EpochIterator:
                 _is_array_struct(sample_weight) and not _is_generator(x):
             self._init_arrays(x, y, sample_weight, batch_size, class_weight)
         else:
+            if hasattr(x, "element_spec") and y is not None:  # Keras 3.15's message
+                raise ValueError("When providing `x` as a tf.data.Dataset, `y` should not be "
+                                 "passed. Instead, the targets should be included as part of "
+                                 "the tf.data.Dataset.")
             if y is not None or sample_weight is not None:
                 raise ValueError(f"When providing `x` as a {type(x).__name__} (a generator or "
                                  f"dataset), `y` and `sample_weight` must not be given: the "

@@ -180,11 +180,15 @@ def test_trace_table_explains_the_update_rule():
     w = t.weights[0]
     shape = str(tuple(w.before.shape))
     assert f"{w.label:<30}{shape:<12}" in step       # each weight's shape in the table
-    g, u = float(w.gradient[0, 0]), float(w.update[0, 0])
-    assert u == pytest.approx(-0.5 * g, rel=1e-5)
-    assert f"update = -0.5 * {g:.6g} = {u:.6g}" in step
-    assert f"w before = {float(w.before[0, 0]):.6g}" in step
-    assert f"w after = {float(w.after[0, 0]):.6g}" in step
+    # one entry worked through: the first weight's largest gradient
+    i, j = np.unravel_index(np.argmax(np.abs(w.gradient)), w.gradient.shape)
+    assert f"e.g. {w.label}[{i}, {j}] (its largest gradient)" in step
+    g, u = float(w.gradient[i, j]), float(w.update[i, j])
+    assert g != 0 and u == pytest.approx(-0.5 * g, rel=1e-5)
+    gs = f"({g:.6g})" if g < 0 else f"{g:.6g}"              # a negative gradient in brackets
+    assert f"update = -0.5 * {gs} = {u:.6g}" in step
+    assert f"w before = {float(w.before[i, j]):.6g}" in step
+    assert f"w after = {float(w.after[i, j]):.6g}" in step
     for opt in (keras.optimizers.Adam(0.01), keras.optimizers.SGD(0.1, momentum=0.9)):
         t = trace(model, x, y, loss="categorical_crossentropy", optimizer=opt, apply=False)
         assert not t.plain_sgd

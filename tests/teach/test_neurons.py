@@ -198,3 +198,65 @@ def test_perceptron_bad_inputs():
         clf.partial_fit([[1.0, 1.0]], [7])
     with pytest.raises(ValueError, match=r"invalid parameter 'alpha'"):
         clf.set_params(alpha=1.0)
+
+
+def test_defaults_and_attributes_follow_scikit_learn():
+    # scikit-learn 1.9's Perceptron().get_params(), recorded (these names and values)
+    sk_defaults = {"eta0": 1.0, "fit_intercept": True, "max_iter": 1000, "n_iter_no_change": 5,
+                   "random_state": 0, "shuffle": True, "tol": 0.001, "verbose": 0,
+                   "warm_start": False}
+    params = Perceptron().get_params()
+    assert {k: params[k] for k in sk_defaults} == sk_defaults
+    assert repr(Perceptron()) == "Perceptron()"
+    # the default random_state=0 makes fit reproducible, as in scikit-learn
+    x, y, _ = iris.load_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = Perceptron(max_iter=20).fit(x, y).coef_
+        b = Perceptron(max_iter=20).fit(x, y).coef_
+    np.testing.assert_array_equal(a, b)
+    # binary labels may be any two values: one unit, fires for classes_[1]; shapes as sklearn's
+    petals, setosa = _setosa()
+    for labels, classes in [(setosa, [0, 1]), (np.where(setosa == 1, 1, -1), [-1, 1]),
+                            (np.where(setosa == 1, "s", "o"), ["o", "s"])]:
+        clf = Perceptron().fit(petals, labels)
+        assert clf.classes_.tolist() == classes
+        assert clf.coef_.shape == (1, 2) and clf.intercept_.shape == (1,)
+        assert clf.coef_.dtype == np.float64 and isinstance(clf.n_iter_, int)
+        assert clf.t_ == clf.n_iter_ * len(petals) + 1
+        assert clf.decision_function(petals[:3]).shape == (3,)
+        assert clf.predict(petals[:1]).tolist() == [classes[1]]     # the first row is setosa
+        assert clf.score(petals, labels) == 1.0
+    clf3 = Perceptron(max_iter=5, tol=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf3.fit(x, y)
+    assert clf3.coef_.shape == (3, 4) and clf3.intercept_.shape == (3,)
+    assert clf3.decision_function(x[:2]).shape == (2, 3)
+
+
+def test_a_point_on_the_boundary_fires_like_step_of_zero():
+    # w = 2, b = -1 (see decision_function's docstring): z(0.5) == 0 exactly
+    clf = Perceptron(shuffle=False).fit([[0.0], [2.0]], [0, 1])
+    assert clf.decision_function([[0.5]]).tolist() == [0.0]
+    assert clf.predict([[0.5]]).tolist() == [1]         # step(0) == 1 (scikit-learn gives 0)
+
+
+def test_sample_weight_scales_the_updates_and_the_score():
+    # one epoch in order: (x=[1], t=0) fires at z=0 -> w -= 3 * eta * x, b -= 3 * eta
+    clf = Perceptron(shuffle=False, max_iter=1, tol=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.partial_fit([[1.0]], [0], classes=[0, 1], sample_weight=[3.0])
+    assert clf.coef_.tolist() == [[-3.0]] and clf.intercept_.tolist() == [-3.0]
+    petals, setosa = _setosa()
+    ones = Perceptron().fit(petals, setosa)
+    same = Perceptron().fit(petals, setosa, sample_weight=np.ones(len(petals)))
+    np.testing.assert_array_equal(ones.coef_, same.coef_)
+    assert same.score(petals, 1 - setosa, sample_weight=np.ones(len(petals))) == 0.0
+    assert ones.score([[1.4, 0.2], [5.0, 2.0]], [1, 1], sample_weight=[3, 1]) == 0.75
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(150,\), one weight "
+                                         r"per sample, got shape \(3,\)"):
+        Perceptron().fit(petals, setosa, sample_weight=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"sample_weight must be finite and >= 0"):
+        Perceptron().fit(petals, setosa, sample_weight=-np.ones(len(petals)))

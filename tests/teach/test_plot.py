@@ -201,3 +201,131 @@ def test_plots_of_a_keras_model_and_its_history(tmp_path):
     fig = plot.plot_decision_boundary(model, x, y, path=tmp_path / "b.png", resolution=40,
                                       figsize=(4, 3), dpi=50)
     _check_png(tmp_path / "b.png", (200, 150))
+
+
+def test_activation_plot_labels_axes_and_draws_jumps_as_jumps():
+    fig = plot.plot_activations(figsize=(6, 3), dpi=30)
+    left, right = fig.axes
+    assert left.get_ylabel() == "h = f(z)" and right.get_ylabel() == "f'(z) = dh/dz"
+    assert left.get_xlabel().startswith("z") and right.get_xlabel().startswith("z")
+    lines = {ln.get_label(): ln for ln in left.get_lines() + right.get_lines()}
+
+    def values(name):
+        x = np.asarray(lines[name].get_xdata(), dtype=np.float64)
+        y = np.asarray(lines[name].get_ydata(), dtype=np.float64)
+        return x, y
+
+    # the step and ReLU' jumps at 0 are gaps (one NaN), not steep lines
+    for name in ("step", "relu'"):
+        x, y = values(name)
+        gaps = np.flatnonzero(np.isnan(y))
+        assert len(gaps) == 1 and abs(x[gaps[0]]) < 0.05, name
+    x, y = values("step'")
+    assert np.all(y[~np.isnan(y)] == 0.0)                 # no gradient flows through a step
+    x, y = values("relu'")
+    np.testing.assert_array_equal(np.unique(y[~np.isnan(y)]), [0.0, 1.0])
+    assert np.all(y[x < -0.05] == 0) and np.all(y[x > 0.05] == 1)
+    x, y = values("tanh'")
+    assert y.max() == pytest.approx(1.0, abs=1e-6) and abs(x[np.argmax(y)]) < 1e-9
+    x, y = values("sigmoid'")
+    assert abs(x[np.argmax(y)]) < 1e-9
+    x, y = values("sigmoid")                              # smooth curves have no gaps
+    assert not np.isnan(y).any()
+
+
+def test_history_puts_the_loss_first_and_labels_the_axes():
+    # Keras 3's History lists "accuracy" before "loss"
+    logs = {"accuracy": [0.5, 0.9], "loss": [0.7, 0.2], "val_accuracy": [0.4, 0.8],
+            "val_loss": [0.8, 0.3]}
+    fig = plot.plot_history(logs, figsize=(4, 2), dpi=20)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    assert [ax.get_xlabel() for ax in fig.axes] == ["epoch", "epoch"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == \
+        ["training loss", "validation loss"]
+
+
+def test_decision_boundary_legend_names_the_classes():
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    fig = plot.plot_decision_boundary(lambda p: (p.sum(1) > 0.5).astype(int), x, [0, 1, 1, 1],
+                                      resolution=10, figsize=(3, 3), dpi=20)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
+
+
+def test_plot_network_activations_for_a_list_of_sizes():
+    fig = plot.plot_network([64, 128, 10], activations=["relu", "softmax"], figsize=(4, 3),
+                            dpi=20)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "Input layer\n64 inputs" in texts
+    assert "Hidden layer 1\n128 units\nrelu" in texts
+    assert "Output layer\n10 units\nsoftmax" in texts
+    assert texts.count("\u22ee") == 3                 # every layer is wider than 8 units
+    with pytest.raises(ValueError, match=r"one activation per layer after the input \(2 for "
+                                         r"sizes \[64, 128, 10\]\), got \['relu'\]"):
+        plot.plot_network([64, 128, 10], activations=["relu"])
+
+
+def test_cli_network_defaults_to_the_demo_mlp_with_its_activations(tmp_path, monkeypatch):
+    seen = {}
+    real = plot.plot_network
+
+    def spy(model, **kw):
+        seen["model"], seen["activations"] = model, kw.get("activations")
+        return real(model, **kw)
+
+    monkeypatch.setattr(plot, "plot_network", spy)
+    assert plot_main(["network", "--dpi", "20", "--out", str(tmp_path / "n.png")]) == 0
+    assert seen == {"model": [64, 128, 10], "activations": ["relu", "softmax"]}
+    assert plot_main(["network", "--sizes", "2,3,1", "--activations", "tanh,sigmoid", "--dpi",
+                      "20", "--out", str(tmp_path / "m.png")]) == 0
+    assert seen == {"model": [2, 3, 1], "activations": ["tanh", "sigmoid"]}
+    with pytest.raises(SystemExit, match=r"--activations needs one name per layer"):
+        plot_main(["network", "--sizes", "2,3,1", "--activations", "relu", "--out",
+                   str(tmp_path / "x.png")])
+
+
+@pytest.mark.parametrize("offset", [0, 5, -1])
+def test_decision_regions_of_a_perceptron_match_its_labels(offset):
+    # labels 0/1, 5/6 or -1/0 (and -1/1 below): each region is coloured like its class's points
+    from tapeflow.keras.datasets import iris
+
+    features, species, _ = iris.load_data()
+    x = features[:, 2:4]
+    y = (species == 0).astype(int) + offset
+    for labels in (y, np.where(species == 0, 1, -1)):
+        clf = Perceptron().fit(x, labels)
+        fig = plot.plot_decision_boundary(clf, x, labels, resolution=40, figsize=(3, 3), dpi=20)
+        ax = fig.axes[0]
+        filled = ax.collections[0]
+        # the filled regions' values are class indices 0 and 1, never a raw label
+        levels = np.asarray(filled.levels)
+        np.testing.assert_array_equal(levels, [-0.5, 0.5, 1.5])
+        # ... and both regions are drawn (a label of -1 once fell outside the levels)
+        assert [len(path.vertices) > 0 for path in filled.get_paths()] == [True, True]
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == \
+            [f"class {v}" for v in np.unique(labels)]
+        # the region under each point has its class index (here: accuracy 1)
+        from tapeflow.plot import _predict_labels
+
+        idx = np.searchsorted(clf.classes_, _predict_labels(clf, x.astype(np.float32)))
+        np.testing.assert_array_equal(idx, np.searchsorted(np.unique(labels), labels))
+
+
+def test_steep_smooth_curves_are_not_broken_into_pieces():
+    from tapeflow.plot import _break_jumps
+
+    z = np.linspace(-5, 5, 401)
+    for f in (np.exp(z), 3 * np.tanh(20 * z), np.maximum(0, z)):
+        zz, vv = _break_jumps(z, f)
+        assert not np.isnan(vv).any() and len(zz) == len(z)
+    for f, at in ((np.where(z >= 0, 1.0, 0.0), 0.0), (np.where(z > 1, 1.0, 0.2), 1.0)):
+        zz, vv = _break_jumps(z, f)
+        gaps = np.flatnonzero(np.isnan(vv))
+        assert len(gaps) == 1 and abs(zz[gaps[0]] - at) < 0.03
+    fig = plot.plot_activations(["exponential", "selu"], figsize=(4, 2), dpi=20)
+    left, right = fig.axes
+    assert not np.isnan(np.asarray(left.get_lines()[0].get_ydata(), float)).any()
+    # selu' jumps at 0 (from 1.0507 * 1.6733 to 1.0507)
+    assert np.isnan(np.asarray(right.get_lines()[1].get_ydata(), float)).sum() == 1

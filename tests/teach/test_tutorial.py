@@ -40,6 +40,11 @@ def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
     assert "AND: [0. 0. 0. 1.]" in out
     assert "training accuracy: 1.0" in out
     assert "1. Forward pass" in out and "3. Backward pass" in out
+    # the trace names the tutorial's layers and works one SGD update through
+    assert "hidden h = relu(z)" in out and "output/kernel" in out
+    assert "rule: update = -learning_rate * gradient (plain SGD)" in out
+    assert "update = -0.5 * " in out
+    assert "at z = 0: 0.25 1.0 0.0" in out           # sigmoid', tanh', relu' at 0
     for png in ["perceptron_boundary.png", "activations.png", "mlp.png", "xor_boundary.png",
                 "history.png", "digits_mlp.png"]:
         with open(tmp_path / png, "rb") as f:

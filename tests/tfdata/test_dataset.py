@@ -214,7 +214,8 @@ def test_map_errors_propagate():
     ds = Dataset.range(3).map(lambda x: 1 // 0)
     with pytest.raises(ZeroDivisionError):
         list(ds)
-    with pytest.raises(TypeError, match="callable"):
+    # TF 2.21: ValueError("Argument `func` must be a callable. Received func=3 ...")
+    with pytest.raises(ValueError, match="Argument `func` must be a callable"):
         Dataset.range(3).map(3)
 
 
@@ -222,7 +223,9 @@ def test_filter():
     ds = Dataset.from_tensor_slices([1, 2, 3])
     assert py(ds.filter(lambda x: x < 3)) == [1, 2]
     assert py(ds.filter(lambda x: tf.equal(x, 1))) == [1]
-    with pytest.raises(InvalidArgumentError, match="scalar boolean"):
+    # TF 2.21's message (a ValueError; TF raises it when tracing the predicate)
+    with pytest.raises(ValueError, match=r"`predicate` must return a `tf.bool` scalar tensor, "
+                       r"but its return type is TensorSpec\(shape=\(\), dtype=tf.int32"):
         list(ds.filter(lambda x: x))
 
 
@@ -449,8 +452,8 @@ def test_options_and_apply():
 def test_sample_and_choose_from_datasets():
     datasets = [Dataset.from_tensors(v).repeat() for v in ("foo", "bar", "baz")]
     choice = Dataset.range(3).repeat(3)
-    got = [str(v) for v in Dataset.choose_from_datasets(datasets, choice).as_numpy_iterator()]
-    assert got == ["foo", "bar", "baz"] * 3
+    got = list(Dataset.choose_from_datasets(datasets, choice).as_numpy_iterator())
+    assert got == [b"foo", b"bar", b"baz"] * 3  # strings come out as bytes, as in TF
     with pytest.raises(TypeError, match="tf.int64"):
         Dataset.choose_from_datasets(datasets, Dataset.range(3, output_type=tf.int32))
     with pytest.raises(InvalidArgumentError, match="out of range"):
@@ -476,7 +479,7 @@ def test_sample_and_choose_from_datasets():
 def test_unique():
     ds = Dataset.from_tensor_slices([1, 37, 2, 37, 2, 1])
     assert py(ds.unique()) == [1, 37, 2]
-    assert py(Dataset.from_tensor_slices(["a", "b", "a"]).unique()) == ["a", "b"]
+    assert py(Dataset.from_tensor_slices(["a", "b", "a"]).unique()) == [b"a", b"b"]
     with pytest.raises(TypeError, match="unique"):
         Dataset.from_tensor_slices([1.0]).unique()
 

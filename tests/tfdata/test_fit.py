@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import tapeflow as tf
 from tapeflow import keras
@@ -93,3 +94,34 @@ def test_fit_streams_a_2gb_generator_in_bounded_memory():
     assert result["rows"] == 8192 and result["gb"] == 2.0
     assert len(result["loss"]) == 1 and np.isfinite(result["loss"][0])
     assert result["peak_mb"] < 500, result
+
+
+def _linear_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.layers[0].set_weights([np.arange(3, dtype="float32").reshape(3, 1) / 10,
+                                 np.zeros(1, "float32")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    return model
+
+
+def test_validation_dataset_restarts_each_epoch_with_validation_steps():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3)).astype("float32")
+    y = rng.normal(size=(20, 1)).astype("float32")
+    model = _linear_model()
+    val = tf.data.Dataset.from_tensor_slices((x[:7], y[:7])).batch(3).repeat()
+    history = model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(6), epochs=2,
+                        validation_data=val, validation_steps=2, verbose=0)
+    # Recorded with Keras 3.15 / TF 2.21 on the same data and initial weights.
+    np.testing.assert_allclose(history.history["loss"], [1.4352, 1.1219], atol=2e-4)
+    np.testing.assert_allclose(history.history["val_loss"], [0.736, 0.7097], atol=2e-4)
+    np.testing.assert_allclose(history.history["val_mae"], [0.7614, 0.7278], atol=2e-4)
+    np.testing.assert_allclose(model.get_weights()[0].ravel(), [0.29628, -0.15995, -0.38538],
+                               atol=1e-5)
+
+
+def test_dataset_with_y_is_refused_with_keras_message():
+    x, y = _data()
+    with pytest.raises(ValueError, match="When providing `x` as a tf.data.Dataset, `y` should "
+                                         "not be passed"):
+        _model().fit(tf.data.Dataset.from_tensor_slices(x).batch(8), y, verbose=0)

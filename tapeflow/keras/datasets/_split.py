@@ -8,7 +8,8 @@ def check_split(test_split, name="test_split"):
     """Raises ValueError unless ``0 <= test_split < 1``."""
     if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) or not (
             0 <= test_split < 1):
-        raise ValueError(f"`{name}` must be a float in [0, 1), received: {test_split!r}")
+        raise ValueError(f"Invalid `{name}` argument: {test_split!r}. It must be between 0 and 1 "
+                         f"(exclusive of 1).")  # Keras 3.15's message
 
 
 def seeded_split(x, y, test_split, seed):

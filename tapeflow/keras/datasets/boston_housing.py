@@ -20,7 +20,7 @@ def load_data(path="boston_housing.npz", test_split=0.2, seed=113):
     >>> boston_housing.load_data(test_split=1.0)
     Traceback (most recent call last):
     ...
-    ValueError: `test_split` must be a float in [0, 1), received: 1.0
+    ValueError: Invalid `test_split` argument: 1.0. It must be between 0 and 1 (exclusive of 1).
     """
     check_split(test_split)
     path = get_file(path, origin=ORIGIN_FOLDER + "boston_housing.npz", file_hash=FILE_HASH)
