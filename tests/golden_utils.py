@@ -56,6 +56,20 @@ def resolve(v, case):
     return v
 
 
+def resolve_watched(v, case, tensors, constant=True):
+    """Like :func:`resolve` for arrays and lists, but an array named in ``tensors`` becomes that
+    (watched) tensor, so gradients can flow to it; other arrays become ``tf.constant``s (raw
+    arrays with ``constant=False``)."""
+    if isinstance(v, dict) and set(v) == {"array"}:
+        name = v["array"]
+        if name in tensors:
+            return tensors[name]
+        return tapeflow.constant(array(case, name)) if constant else array(case, name)
+    if isinstance(v, list):
+        return [resolve_watched(a, case, tensors, constant) for a in v]
+    return v
+
+
 def resolve_kwargs(d, case):
     return {k: resolve(v, case) for k, v in d.items()}
 

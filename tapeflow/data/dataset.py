@@ -1077,13 +1077,20 @@ def _flat_shapes(padded_shapes, spec):
 class _UnbatchDataset(_UnaryDataset):
     def __init__(self, input_dataset):
         super().__init__(input_dataset)
-        self._spec_cache = st.spec_without_batch(input_dataset.element_spec)  # checks, as TF
+        try:
+            spec = input_dataset.element_spec
+        except ValueError:  # not inferable yet (a map over an empty dataset): checked later
+            return
+        self._spec_cache = st.spec_without_batch(spec)  # raises now, as TensorFlow does
 
     def _card(self):
         n = self._input._card()
         if n == INFINITE:
-            return INFINITE
-        dims = {s.shape[0] for s in st.flatten(self._input.element_spec) if s.shape.rank}
+            return n
+        try:
+            dims = {s.shape[0] for s in st.flatten(self._input.element_spec) if s.shape.rank}
+        except ValueError:
+            return UNKNOWN
         if n >= 0 and len(dims) == 1 and None not in dims:
             return n * dims.pop()
         return UNKNOWN
@@ -1737,7 +1744,7 @@ class _FlatMapDataset(_UnaryDataset):
         self._fn = fn
 
     def _card(self):
-        return 0 if self._input._card() == 0 else UNKNOWN
+        return UNKNOWN  # as in TensorFlow, even over an empty input
 
     def _compute_spec(self):
         e = _peek_first(self._input._elements)

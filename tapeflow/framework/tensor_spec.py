@@ -23,7 +23,12 @@ class TensorSpec:
     __slots__ = ("_shape", "_dtype", "_name")
 
     def __init__(self, shape, dtype=_dt.float32, name=None):
-        self._shape = TensorShape(shape)
+        try:
+            self._shape = TensorShape(shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"Failed to convert '{shape!r}' to a shape: a shape should either be "
+                            f"a single dimension (e.g. 10), or an iterable of dimensions (e.g. "
+                            f"[1, 10, None]).") from None
         self._dtype = _dt.as_dtype(dtype)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"TensorSpec: `name` must be a string or None, received: {name!r}")
@@ -40,6 +45,13 @@ class TensorSpec:
     @property
     def name(self):
         return self._name
+
+    @property
+    def value_type(self):
+        """The Python type of the values this spec describes (``tf.Tensor``)."""
+        from tapeflow.framework.tensor import Tensor  # noqa: PLC0415
+
+        return Tensor
 
     @classmethod
     def from_tensor(cls, tensor, name=None):
@@ -71,10 +83,27 @@ class TensorSpec:
                 return False
         return other.dtype == self._dtype and self._shape.is_compatible_with(other.shape)
 
+    def is_subtype_of(self, other):
+        """True when every tensor of this spec also satisfies ``other`` (same dtype; each of
+        ``other``'s dimensions is None or equal).
+
+        >>> import tapeflow as tf
+        >>> tf.TensorSpec([2]).is_subtype_of(tf.TensorSpec([None]))
+        True
+        """
+        if not isinstance(other, TensorSpec) or other.dtype != self._dtype:
+            return False
+        a, b = self._shape, other.shape
+        if b.rank is None:
+            return True
+        if a.rank != b.rank:
+            return False
+        return all(y is None or x == y for x, y in zip(a.dims, b.dims, strict=True))
+
     def most_specific_compatible_type(self, other):
         """The spec both ``self`` and ``other`` satisfy (differing dimensions become ``None``)."""
         if other.dtype != self._dtype:
-            raise ValueError(f"No TensorSpec is compatible with both {self} and {other}.")
+            raise ValueError(f"No TypeSpec is compatible with both {self} and {other}")
         a, b = self._shape, other.shape
         if a.rank is None or b.rank is None or a.rank != b.rank:
             return TensorSpec(None, self._dtype)

@@ -153,6 +153,7 @@ class EpochIterator:
         self._iterator = None
         self._exhausted = False
         self._kind = None
+        self._class_weight = None
         if x is not None and _is_array_struct(x) and _is_array_struct(y) and \
                 _is_array_struct(sample_weight) and not _is_generator(x):
             self._init_arrays(x, y, sample_weight, batch_size, class_weight)
@@ -168,8 +169,7 @@ class EpochIterator:
                                  f"sample_weight={type(sample_weight).__name__}")
             if x is None:
                 raise ValueError("Unexpected value for `x`: None. Provide the data to use.")
-            if class_weight is not None:
-                raise ValueError("`class_weight` is only supported for NumPy array inputs.")
+            self._class_weight = class_weight  # applied batch by batch, as Keras does
             self._init_stream(x)
 
     # ------------------------------------------------------------------ arrays
@@ -254,7 +254,7 @@ class EpochIterator:
     def _stream_batches(self):
         if self._kind == "sequence":
             for step in range(self.num_batches):
-                yield step, _as_batch(self._data[step % len(self._data)])
+                yield step, self._weighted(_as_batch(self._data[step % len(self._data)]))
             if hasattr(self._data, "on_epoch_end"):
                 self._data.on_epoch_end()
             return
@@ -267,12 +267,21 @@ class EpochIterator:
             try:
                 batch = next(self._iterator)
             except StopIteration:
-                # A dataset is iterated again when steps_per_epoch asks for more batches than
-                # one pass gives (but an empty pass ends it, so it cannot loop forever).
-                if self._kind == "iterable" and self.steps_per_epoch is not None and not fresh:
-                    self._iterator = iter(self._data)
-                    fresh = True
-                    continue
+                if self._kind == "iterable" and self.steps_per_epoch is not None:
+                    # As Keras: an epoch never runs past the end of a pass over the dataset;
+                    # the pass ends the epoch early and the next epoch starts a new pass.
+                    if step == 0 and not fresh:
+                        self._iterator = iter(self._data)
+                        fresh = True
+                        continue
+                    self._iterator = None
+                    if step > 0:
+                        warnings.warn("Your input ran out of data; interrupting training. Make "
+                                      "sure that your dataset or generator can generate at least "
+                                      "`steps_per_epoch * epochs` batches. You may need to use "
+                                      "the `.repeat()` function when building your dataset.",
+                                      stacklevel=2)
+                        break
                 if step == 0 or self.steps_per_epoch is not None:
                     self._exhausted = True
                     warnings.warn("Your input ran out of data; interrupting training. Make sure "
@@ -280,10 +289,30 @@ class EpochIterator:
                                   "`steps_per_epoch * epochs` batches.", stacklevel=2)
                 break
             fresh = False
-            yield step, _as_batch(batch)
+            yield step, self._weighted(_as_batch(batch))
             step += 1
         if self.num_batches is None:
             self.num_batches = step
+
+    def _weighted(self, batch):
+        """``(x, y)`` -> ``(x, y, sample_weight)`` from ``class_weight``, when one is given."""
+        if self._class_weight is None:
+            return batch
+        if len(batch) == 3 and batch[2] is not None:
+            raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+        if len(batch) < 2 or batch[1] is None:
+            raise ValueError("`class_weight` needs targets: the batches must be `(x, y)` "
+                             "tuples.")
+        y = batch[1]
+        y = y._value if isinstance(y, _TensorLike) else y
+        return (batch[0], batch[1], _wrap(_class_weights_to_sample_weights(y, self._class_weight)))
+
+    def restart(self):
+        """Makes the next epoch start from the beginning of the data (Keras restarts the
+        validation data at each validation run)."""
+        if self._kind == "iterable":
+            self._iterator = None
+        self._cursor = 0
 
     def enumerate_epoch(self):
         """Yields ``(step, batch)`` for one epoch; each batch is a tuple of Tensor structures."""

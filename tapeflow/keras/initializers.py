@@ -163,7 +163,21 @@ class Constant(Initializer):
         return {"value": v.tolist() if hasattr(v, "tolist") else v}
 
 
-class RandomNormal(Initializer):
+class _MeanStddev(Initializer):
+    # RandomNormal and TruncatedNormal: the same arguments, checks and config.
+    _kind = "Initializer"
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        if stddev < 0:
+            raise ValueError(f"{self._kind}: stddev must be non-negative, received "
+                             f"stddev={stddev}.")
+        self.mean, self.stddev, self.seed = mean, stddev, _seed_arg(seed, self._kind)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomNormal(_MeanStddev):
     """Normal draws with ``mean`` and ``stddev``.
 
     >>> from tapeflow import keras
@@ -171,18 +185,11 @@ class RandomNormal(Initializer):
     TensorShape([100])
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if stddev < 0:
-            raise ValueError(f"RandomNormal: stddev must be non-negative, received "
-                             f"stddev={stddev}.")
-        self.mean, self.stddev, self.seed = mean, stddev, _seed_arg(seed, "RandomNormal")
+    _kind = "RandomNormal"
 
     def __call__(self, shape, dtype=None):
         gen = _rng.make_generator(self.seed)
         return _out(gen.normal(self.mean, self.stddev, _shape(shape)), _dtype(dtype))
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class RandomUniform(Initializer):
@@ -212,7 +219,7 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-class TruncatedNormal(Initializer):
+class TruncatedNormal(_MeanStddev):
     """Normal draws with ``mean`` and ``stddev``, redrawn beyond 2 stddev of the mean.
 
     >>> from tapeflow import keras
@@ -221,18 +228,11 @@ class TruncatedNormal(Initializer):
     True
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if stddev < 0:
-            raise ValueError(f"TruncatedNormal: stddev must be non-negative, received "
-                             f"stddev={stddev}.")
-        self.mean, self.stddev, self.seed = mean, stddev, _seed_arg(seed, "TruncatedNormal")
+    _kind = "TruncatedNormal"
 
     def __call__(self, shape, dtype=None):
         gen = _rng.make_generator(self.seed)
         return _out(_truncated_normal(gen, _shape(shape), self.mean, self.stddev), _dtype(dtype))
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class VarianceScaling(Initializer):

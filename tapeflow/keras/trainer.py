@@ -618,8 +618,7 @@ class Trainer:
                 break
             epoch_logs = _pythonify(logs if logs else self.get_metrics_result())
             if val is not None and _should_validate(epoch, validation_freq):
-                if getattr(val, "_kind", None) == "iterable":
-                    val._iterator = None  # Keras restarts a validation Dataset every epoch
+                val.restart()  # as Keras: each validation run starts from the beginning
                 val_logs = self._evaluate_loop(val, callbacks)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))   # Keras 3's order

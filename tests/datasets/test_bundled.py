@@ -33,7 +33,7 @@ def test_digits_test_split_argument():
     assert len(x_tr) == 898 and len(x_te) == 899
     (x_tr, _), (x_te, _) = digits.load_data(test_split=0.0)
     assert len(x_tr) == 1797 and len(x_te) == 0
-    with pytest.raises(ValueError, match="test_split.*received: 1.5"):
+    with pytest.raises(ValueError, match="Invalid `test_split` argument: 1.5"):
         digits.load_data(test_split=1.5)
 
 

@@ -2,20 +2,11 @@
 
 import numpy as np
 import pytest
-from golden_utils import array, assert_close, cases, lookup
+from golden_utils import array, assert_close, cases, lookup, resolve_watched
 
 import tapeflow as tf
 
 GOLDEN = [c for c in cases("ops") if any(k in c["api"] for k in ("conv", "pool"))]
-
-
-def _resolve(v, case, tensors):
-    if isinstance(v, dict) and set(v) == {"array"}:
-        name = v["array"]
-        return tensors[name] if name in tensors else tf.constant(array(case, name))
-    if isinstance(v, list):
-        return [_resolve(a, case, tensors) for a in v]
-    return v
 
 
 @pytest.mark.parametrize("case", GOLDEN, ids=[c["id"] for c in GOLDEN])
@@ -25,8 +16,8 @@ def test_golden(case):
     with tf.GradientTape() as tape:
         for t in xs.values():
             tape.watch(t)
-        args = [_resolve(a, case, xs) for a in case["args"]]
-        kwargs = {k: _resolve(v, case, xs) for k, v in case["kwargs"].items()}
+        args = [resolve_watched(a, case, xs) for a in case["args"]]
+        kwargs = {k: resolve_watched(v, case, xs) for k, v in case["kwargs"].items()}
         out = lookup(case["api"])(*args, **kwargs)
         assert_close(out, case, case["outputs"][0])
         if wrt:

@@ -2,7 +2,7 @@
 float inputs and every trainable weight, and BatchNormalization's moving statistics."""
 
 import pytest
-from golden_utils import array, assert_close, cases, lookup, resolve
+from golden_utils import array, assert_close, cases, lookup, resolve, resolve_watched
 
 import tapeflow as tf
 
@@ -12,23 +12,14 @@ MINE = ("Conv", "Pooling", "ZeroPadding", "UpSampling", "Cropping", "Embedding",
 CASES = [c for c in cases("layers") if any(k in c["api"] for k in MINE)]
 
 
-def _resolve(v, case, tensors):
-    if isinstance(v, dict) and set(v) == {"array"}:
-        name = v["array"]
-        return tensors[name] if name in tensors else tf.constant(array(case, name))
-    if isinstance(v, list):
-        return [_resolve(a, case, tensors) for a in v]
-    return v
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_layer_case(case):
     tf.keras.backend.clear_session()
     layer = lookup(case["api"])(*[resolve(a, case) for a in case["args"]],
                                 **{k: resolve(v, case) for k, v in case["kwargs"].items()})
     call = case["call"]
-    args = [_resolve(a, case, {}) for a in call["args"]]
-    kwargs = {k: _resolve(v, case, {}) for k, v in call["kwargs"].items()}
+    args = [resolve_watched(a, case, {}) for a in call["args"]]
+    kwargs = {k: resolve_watched(v, case, {}) for k, v in call["kwargs"].items()}
     layer(*args, **kwargs)                                    # builds
     assert [tuple(w.shape) for w in layer.weights] == [tuple(w["shape"]) for w in case["weights"]]
     assert [w.path for w in layer.weights] == [w["path"] for w in case["weights"]]
@@ -40,8 +31,8 @@ def test_layer_case(case):
     with tf.GradientTape() as tape:
         for t in inputs.values():
             tape.watch(t)
-        args = [_resolve(a, case, inputs) for a in call["args"]]
-        kwargs = {k: _resolve(v, case, inputs) for k, v in call["kwargs"].items()}
+        args = [resolve_watched(a, case, inputs) for a in call["args"]]
+        kwargs = {k: resolve_watched(v, case, inputs) for k, v in call["kwargs"].items()}
         out = layer(*args, **kwargs)
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         names = [n for n in case["outputs"] if not n.startswith("moving_")]

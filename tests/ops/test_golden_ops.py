@@ -2,26 +2,18 @@
 
 import numpy as np
 import pytest
-from golden_utils import array, assert_close, cases, index, lookup
+from golden_utils import array, assert_close, cases, index, lookup, resolve_watched
 
 import tapeflow as tf
 
 OPS = cases("ops")
 
 
-def _resolve(v, case, tensors):
-    # Arrays named in ``tensors`` become the watched tensors so gradients can flow to them.
-    if isinstance(v, dict) and set(v) == {"array"}:
-        name = v["array"]
-        return tensors[name] if name in tensors else array(case, name)
-    if isinstance(v, list):
-        return [_resolve(a, case, tensors) for a in v]
-    return v
-
-
 def _run(case, tensors):
-    args = [_resolve(a, case, tensors) for a in case["args"]]
-    kwargs = {k: _resolve(v, case, tensors) for k, v in case["kwargs"].items()}
+    # arrays named in ``tensors`` become the watched tensors so gradients can flow to them
+    args = [resolve_watched(a, case, tensors, constant=False) for a in case["args"]]
+    kwargs = {k: resolve_watched(v, case, tensors, constant=False)
+              for k, v in case["kwargs"].items()}
     if case["api"] == "getitem":
         x = args[0] if isinstance(args[0], tf.Tensor) else tf.constant(args[0])
         out = x[index(case["args"][1])]

@@ -9,6 +9,7 @@ tapeflow must predict the same; saving them again from tapeflow must write the H
 config Keras wrote (which is what makes tapeflow's files load in Keras).
 """
 
+import importlib.util
 import io
 import json
 import os
@@ -29,61 +30,19 @@ NAMES = sorted(MANIFEST["models"])
 WITH_WEIGHTS = sorted(n for n in NAMES if MANIFEST["models"][n]["weights"])
 
 
-# The custom objects of the "custom" case, as tools/check_keras_interop.py defines them.
-@keras.saving.register_keras_serializable(package="Interop")
-class ScaleShift(keras.layers.Layer):
-    def __init__(self, factor=2.0, **kwargs):
-        super().__init__(**kwargs)
-        self.factor = factor
-
-    def build(self, input_shape):
-        self.shift = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="shift")
-
-    def call(self, x):
-        return x * self.factor + self.shift
-
-    def get_config(self):
-        config = super().get_config()
-        config["factor"] = self.factor
-        return config
+def _load_interop_tool():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "check_keras_interop.py")
+    spec = importlib.util.spec_from_file_location("check_keras_interop", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@keras.saving.register_keras_serializable(package="Interop")
-def soft_clip(x):
-    return keras.activations.tanh(x) * 3.0
-
-
-@keras.saving.register_keras_serializable(package="Interop")
-class Block(keras.layers.Layer):
-    def __init__(self, units=4, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self._inner = keras.layers.Dense(units, activation="relu")
-        self.extra = keras.layers.Dense(units)
-
-    def call(self, x):
-        return self.extra(self._inner(x))
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@keras.saving.register_keras_serializable(package="Interop")
-class Subclassed(keras.Model):
-    def __init__(self, units=4, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.block = Block(units)
-        self._head = keras.layers.Dense(2)
-        self.output_layer = keras.layers.Dense(1)
-        self.branches = [keras.layers.Dense(3), keras.layers.Dense(1)]
-
-    def call(self, x):
-        y = self.output_layer(self._head(self.block(x)))
-        return y + self.branches[1](self.branches[0](x))
-
-    def get_config(self):
-        return {"units": self.units, "name": self.name}
+# The custom objects of the "custom" case: the very builders tools/check_keras_interop.py uses
+# (registered with tapeflow's keras here), so the two cannot drift apart.
+_CUSTOM = _load_interop_tool()._custom_objects(keras)
+soft_clip = _CUSTOM["soft_clip"]
+Subclassed = _CUSTOM["Subclassed"]
 
 
 def _inputs(name):

@@ -125,3 +125,66 @@ def test_dataset_with_y_is_refused_with_keras_message():
     with pytest.raises(ValueError, match="When providing `x` as a tf.data.Dataset, `y` should "
                                          "not be passed"):
         _model().fit(tf.data.Dataset.from_tensor_slices(x).batch(8), y, verbose=0)
+
+
+def _xy20():
+    rng = np.random.default_rng(0)
+    return (rng.normal(size=(20, 3)).astype("float32"),
+            rng.normal(size=(20, 1)).astype("float32"))
+
+
+def test_steps_beyond_one_pass_stop_at_the_end_of_the_pass_as_keras():
+    x, y = _xy20()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(6)   # 4 batches: 6, 6, 6, 2
+    gen = tf.data.Dataset.from_generator(lambda: zip(x, y), output_signature=(
+        tf.TensorSpec((3,), tf.float32), tf.TensorSpec((1,), tf.float32))).batch(6)
+    for data in (ds, gen):   # known and unknown cardinality behave alike
+        model = _linear_model()
+        with pytest.warns(UserWarning, match="ran out of data"):
+            history = model.fit(data, epochs=3, steps_per_epoch=3, verbose=0)
+        # Recorded with Keras 3.15: epoch 2 is the last (2-row) batch alone.
+        np.testing.assert_allclose(history.history["loss"], [1.3596, 2.1152, 1.1316], atol=2e-4)
+        model = _linear_model()
+        with pytest.warns(UserWarning, match="ran out of data"):
+            loss = model.evaluate(data, steps=10, verbose=0)[0]
+        assert abs(loss - 1.4722) < 2e-4   # Keras 3.15: the 4 batches, once
+    model = _linear_model()
+    with pytest.warns(UserWarning, match="ran out of data"):
+        assert model.predict(tf.data.Dataset.from_tensor_slices(x).batch(6), steps=10,
+                             verbose=0).shape == (20, 1)
+
+
+def test_validation_arrays_restart_each_epoch_with_validation_steps():
+    x, y = _xy20()
+    model = _linear_model()
+    history = model.fit(x, y, batch_size=6, shuffle=False, epochs=2,
+                        validation_data=(x[:7], y[:7]), validation_steps=2,
+                        validation_batch_size=3, verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"], [0.736, 0.7097], atol=2e-4)
+
+
+def test_class_weight_with_a_dataset_as_keras():
+    x, _ = _xy20()
+    y = (np.arange(20) % 3).astype("int64")
+    weights = {0: 1.0, 1: 2.0, 2: 0.5}
+
+    def model():
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
+        m.layers[0].set_weights([np.arange(9, dtype="float32").reshape(3, 3) / 10,
+                                 np.zeros(3, "float32")])
+        m.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return m
+    a = model()
+    history = a.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(6), class_weight=weights,
+                    epochs=2, verbose=0)
+    # Recorded with Keras 3.15 / TF 2.21.
+    np.testing.assert_allclose(history.history["loss"], [1.3155, 1.1795], atol=2e-4)
+    np.testing.assert_allclose(a.get_weights()[0][0], [-0.1622, 0.2875, 0.1747], atol=2e-4)
+    b = model()
+    b.fit(x, y, batch_size=6, shuffle=False, class_weight=weights, epochs=2, verbose=0)
+    np.testing.assert_allclose(a.get_weights()[0], b.get_weights()[0], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="You cannot `class_weight` and `sample_weight` at the "
+                                         "same time."):
+        model().fit(tf.data.Dataset.from_tensor_slices((x, y, np.ones(20, "float32"))).batch(6),
+                    class_weight=weights, verbose=0)

@@ -299,3 +299,32 @@ def test_namedtuple_elements_round_trip():
     ds = Dataset.range(2).map(lambda v: Point(v, v + 1))
     assert [tuple(int(t) for t in p) for p in ds] == [(0, 1), (1, 2)]
     assert isinstance(next(iter(ds)), Point)
+
+
+def test_tensor_spec_subtype_value_type_and_errors():
+    assert tf.TensorSpec([2]).is_subtype_of(tf.TensorSpec([None]))  # TF 2.21: True
+    assert not tf.TensorSpec([None]).is_subtype_of(tf.TensorSpec([2]))
+    assert not tf.TensorSpec([2]).is_subtype_of(tf.TensorSpec([2], tf.int32))
+    assert tf.TensorSpec([2, 3]).is_subtype_of(tf.TensorSpec(None))
+    assert tf.TensorSpec([1]).value_type is tf.Tensor
+    with pytest.raises(ValueError, match=r"No TypeSpec is compatible with both "
+                                         r"TensorSpec\(shape=\(2,\), dtype=tf.float32"):
+        tf.TensorSpec([2]).most_specific_compatible_type(tf.TensorSpec([2], tf.int32))
+    with pytest.raises(TypeError, match="to a shape"):
+        tf.TensorSpec("abc")
+    assert repr(tf.TensorSpec([2, 3]).most_specific_compatible_type(tf.TensorSpec([2, 4]))) == (
+        "TensorSpec(shape=(2, None), dtype=tf.float32, name=None)")
+
+
+def test_unbatch_of_an_empty_mapped_dataset_is_lazy():
+    ds = Dataset.range(0).batch(2).map(lambda x: x * 2).unbatch()
+    assert list(ds) == [] and card(ds) == -2  # TF 2.21: -2
+    assert card(Dataset.range(0).flat_map(lambda x: Dataset.range(2))) == -2
+
+
+def test_shuffle_buffer_distribution_matches_the_buffer_algorithm():
+    # With a buffer of 2, element 0 leaves at position k with probability 2**-(k+1) (TF's
+    # algorithm: fill the buffer, emit a uniformly random slot, refill it).
+    positions = [ints(Dataset.range(6).shuffle(2, seed=s)).index(0) for s in range(400)]
+    counts = np.bincount(positions, minlength=6)
+    assert 160 <= counts[0] <= 240 and 70 <= counts[1] <= 130 and 25 <= counts[2] <= 75

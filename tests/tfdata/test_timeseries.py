@@ -70,3 +70,18 @@ def test_errors():
         timeseries_dataset_from_array(np.arange(10), None, 3, start_index=10)
     with pytest.raises(ValueError, match="`end_index` must be higher than `start_index`"):
         timeseries_dataset_from_array(np.arange(10), None, 3, start_index=5, end_index=4)
+
+
+def test_element_spec_matches_keras():
+    # Recorded from Keras 3.15 / TF 2.21: batch and time dimensions are unknown.
+    ts = timeseries_dataset_from_array
+    data = np.arange(20).reshape(10, 2).astype("float32")
+    ds = ts(data, np.arange(10), sequence_length=3, batch_size=4)
+    assert repr(ds.element_spec) == (
+        "(TensorSpec(shape=(None, None, 2), dtype=tf.float32, name=None), "
+        "TensorSpec(shape=(None,), dtype=tf.int64, name=None))")
+    ds = ts(np.zeros((10, 2)), np.arange(10), sequence_length=3, batch_size=None)
+    assert repr(ds.element_spec) == (
+        "(TensorSpec(shape=(None, 2), dtype=tf.float64, name=None), "
+        "TensorSpec(shape=(), dtype=tf.int64, name=None))")
+    assert int(ds.cardinality()) == 8

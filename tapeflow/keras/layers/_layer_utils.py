@@ -33,6 +33,10 @@ def normalize_padding(value, allowed=("valid", "same")):
     return p
 
 
+# tf.nn's data_format strings by rank: (channels_last, channels_first)
+NN_DATA_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
+
+
 def normalize_data_format(value):
     if value is None:
         return K.image_data_format()

@@ -41,6 +41,25 @@ def _deconv_out_len(length, k, padding, output_padding, stride, dilation):
     return (length - 1) * stride + eff - 2 * pad + output_padding
 
 
+def _check_depth_multiplier(value):
+    m = int(value)
+    if m <= 0:
+        raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a "
+                         f"strictly positive value. Received depth_multiplier={value}.")
+    return m
+
+
+def _depthwise_config(config, depth_multiplier):
+    """A BaseConv config plus ``depth_multiplier``, its kernel_* entries renamed depthwise_*
+    (DepthwiseConv and SeparableConv)."""
+    config["depth_multiplier"] = depth_multiplier
+    for old, new in (("kernel_initializer", "depthwise_initializer"),
+                     ("kernel_regularizer", "depthwise_regularizer"),
+                     ("kernel_constraint", "depthwise_constraint")):
+        config[new] = config.pop(old)
+    return config
+
+
 def _add_bias(y, bias, channels_first, rank):
     if channels_first:
         return M.add(y, A.reshape(bias, [1, -1] + [1] * rank))
@@ -97,6 +116,31 @@ class BaseConv(Layer):
     def _channel_axis(self):
         return 1 if self._channels_first else -1
 
+    def _fmt(self):
+        """The tf.nn data_format string ("NHWC", "NCW", ...) for this rank and data_format."""
+        return U.NN_DATA_FORMATS[self.rank][self._channels_first]
+
+    def _add_kernel(self, name, shape):
+        return self.add_weight(name=name, shape=shape, initializer=self.kernel_initializer,
+                               regularizer=self.kernel_regularizer,
+                               constraint=self.kernel_constraint)
+
+    def _add_bias_weight(self, size):
+        self.bias = self.add_weight(
+            name="bias", shape=(size,), initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
+            if self.use_bias else None
+
+    def _bias_activation(self, y):
+        if self.use_bias:
+            y = _add_bias(y, U.read(self.bias), self._channels_first, self.rank)
+        return self.activation(y) if self.activation is not None else y
+
+    def _with_channels(self, batch, spatial):
+        if self._channels_first:
+            return (batch, self.filters) + spatial
+        return (batch,) + spatial + (self.filters,)
+
     def build(self, input_shape):
         c = input_shape[self._channel_axis()]
         if c is None:
@@ -106,14 +150,9 @@ class BaseConv(Layer):
             raise ValueError(f"The number of input channels must be evenly divisible by the "
                              f"number of groups. Received groups={self.groups}, but the input "
                              f"has {c} channels (full input shape is {input_shape}).")
-        self.kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (c // self.groups, self.filters),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
-        self.bias = self.add_weight(
-            name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+        self.kernel = self._add_kernel("kernel",
+                                       self.kernel_size + (c // self.groups, self.filters))
+        self._add_bias_weight(self.filters)
         self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={self._channel_axis(): c})
 
     def _tf_padding(self):
@@ -123,22 +162,18 @@ class BaseConv(Layer):
         return self.padding.upper()
 
     def convolution_op(self, inputs, kernel):
-        fmt = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}[self.rank]
         return C._conv_nd(inputs, kernel, self.rank, self.strides, self._tf_padding(),
-                          fmt[self._channels_first], self.dilation_rate, type(self).__name__)
+                          self._fmt(), self.dilation_rate, type(self).__name__)
 
     def call(self, inputs):
         fused = self._fused_activation()
         if self.use_bias and fused is not None:
             # one recorded op for convolution + bias (+ relu), computed in place
-            fmt = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}[self.rank]
             return C._conv_nd(inputs, U.read(self.kernel), self.rank, self.strides,
-                              self._tf_padding(), fmt[self._channels_first], self.dilation_rate,
+                              self._tf_padding(), self._fmt(), self.dilation_rate,
                               type(self).__name__, bias=U.read(self.bias), relu=fused)
         y = self.convolution_op(inputs, U.read(self.kernel))
-        if self.use_bias:
-            y = _add_bias(y, U.read(self.bias), self._channels_first, self.rank)
-        return self.activation(y) if self.activation is not None else y
+        return self._bias_activation(y)
 
     def _fused_activation(self):
         """True for relu, False for linear, None for anything else (not fused)."""
@@ -155,9 +190,7 @@ class BaseConv(Layer):
         sp = input_shape[2:] if self._channels_first else input_shape[1:-1]
         out = tuple(_conv_out_len(s, k, self.padding, st, d) for s, k, st, d in
                     zip(sp, self.kernel_size, self.strides, self.dilation_rate, strict=True))
-        if self._channels_first:
-            return (input_shape[0], self.filters) + out
-        return (input_shape[0],) + out + (self.filters,)
+        return self._with_channels(input_shape[0], out)
 
     def get_config(self):
         config = U.base_config(self)
@@ -273,14 +306,8 @@ class BaseConvTranspose(BaseConv):
         if c is None:
             raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
                              f"should be defined. Found input_shape={input_shape}.")
-        self.kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (self.filters, c),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
-        self.bias = self.add_weight(
-            name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+        self.kernel = self._add_kernel("kernel", self.kernel_size + (self.filters, c))
+        self._add_bias_weight(self.filters)
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis(): c})
 
     def _out_spatial(self, sp):
@@ -295,21 +322,16 @@ class BaseConvTranspose(BaseConv):
         sp = shape[2:] if cf else shape[1:-1]
         out = self._out_spatial(sp)
         full = [shape[0], self.filters, *out] if cf else [shape[0], *out, self.filters]
-        fmt = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}[self.rank]
         y = C._conv_transpose_nd(inputs, U.read(self.kernel), full, self.rank, self.strides,
-                                 self.padding.upper(), fmt[cf], self.dilation_rate,
+                                 self.padding.upper(), self._fmt(), self.dilation_rate,
                                  type(self).__name__)
-        if self.use_bias:
-            y = _add_bias(y, U.read(self.bias), cf, self.rank)
-        return self.activation(y) if self.activation is not None else y
+        return self._bias_activation(y)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         cf = self._channels_first
         out = self._out_spatial(input_shape[2:] if cf else input_shape[1:-1])
-        if cf:
-            return (input_shape[0], self.filters) + out
-        return (input_shape[0],) + out + (self.filters,)
+        return self._with_channels(input_shape[0], out)
 
     def get_config(self):
         config = super().get_config()
@@ -397,31 +419,19 @@ class DepthwiseConv2D(BaseConv):
                          activation, use_bias, depthwise_initializer, bias_initializer,
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)
-        self.depth_multiplier = int(depth_multiplier)
-        if self.depth_multiplier <= 0:
-            raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a "
-                             f"strictly positive value. Received "
-                             f"depth_multiplier={depth_multiplier}.")
+        self.depth_multiplier = _check_depth_multiplier(depth_multiplier)
 
     def build(self, input_shape):
         c = input_shape[self._channel_axis()]
-        self.kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (c, self.depth_multiplier),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
-        self.bias = self.add_weight(
-            name="bias", shape=(c * self.depth_multiplier,), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+        self.kernel = self._add_kernel("kernel", self.kernel_size + (c, self.depth_multiplier))
+        self._add_bias_weight(c * self.depth_multiplier)
         self.input_spec = InputSpec(ndim=4, axes={self._channel_axis(): c})
 
     def call(self, inputs):
-        fmt = "NCHW" if self._channels_first else "NHWC"
+        fmt = self._fmt()
         y = C.depthwise_conv2d(inputs, U.read(self.kernel), self.strides,
                                self.padding.upper(), fmt, self.dilation_rate)
-        if self.use_bias:
-            y = _add_bias(y, U.read(self.bias), self._channels_first, 2)
-        return self.activation(y) if self.activation is not None else y
+        return self._bias_activation(y)
 
     def compute_output_shape(self, input_shape):
         c = input_shape[self._channel_axis()]
@@ -432,11 +442,7 @@ class DepthwiseConv2D(BaseConv):
         config = super().get_config()
         for k in ("filters", "groups"):
             config.pop(k)
-        config["depth_multiplier"] = self.depth_multiplier
-        for old, new in (("kernel_initializer", "depthwise_initializer"),
-                         ("kernel_regularizer", "depthwise_regularizer"),
-                         ("kernel_constraint", "depthwise_constraint")):
-            config[new] = config.pop(old)
+        _depthwise_config(config, self.depth_multiplier)
         return config
 
 
@@ -463,55 +469,37 @@ class SeparableConv2D(BaseConv):
                          activation, use_bias, depthwise_initializer, bias_initializer,
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)
-        self.depth_multiplier = int(depth_multiplier)
-        if self.depth_multiplier <= 0:
-            raise ValueError(f"Invalid value for argument `depth_multiplier`. Expected a "
-                             f"strictly positive value. Received "
-                             f"depth_multiplier={depth_multiplier}.")
+        self.depth_multiplier = _check_depth_multiplier(depth_multiplier)
         self.pointwise_initializer = U.get("initializer", pointwise_initializer)
         self.pointwise_regularizer = U.get("regularizer", pointwise_regularizer)
         self.pointwise_constraint = U.get("constraint", pointwise_constraint)
 
     def build(self, input_shape):
         c = input_shape[self._channel_axis()]
-        self.depthwise_kernel = self.add_weight(
-            name="depthwise_kernel", shape=self.kernel_size + (c, self.depth_multiplier),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+        self.depthwise_kernel = self._add_kernel("depthwise_kernel",
+                                                 self.kernel_size + (c, self.depth_multiplier))
         self.pointwise_kernel = self.add_weight(
             name="pointwise_kernel", shape=(1, 1, c * self.depth_multiplier, self.filters),
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint)
-        self.bias = self.add_weight(
-            name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+        self._add_bias_weight(self.filters)
         self.input_spec = InputSpec(ndim=4, axes={self._channel_axis(): c})
 
     def call(self, inputs):
-        fmt = "NCHW" if self._channels_first else "NHWC"
+        fmt = self._fmt()
         y = C.separable_conv2d(inputs, U.read(self.depthwise_kernel), U.read(self.pointwise_kernel),
                                self.strides, self.padding.upper(), fmt,
                                self.dilation_rate)
-        if self.use_bias:
-            y = _add_bias(y, U.read(self.bias), self._channels_first, 2)
-        return self.activation(y) if self.activation is not None else y
+        return self._bias_activation(y)
 
     def get_config(self):
         config = super().get_config()
         config.pop("groups")
-        config["depth_multiplier"] = self.depth_multiplier
-        for old, new in (("kernel_initializer", "depthwise_initializer"),
-                         ("kernel_regularizer", "depthwise_regularizer"),
-                         ("kernel_constraint", "depthwise_constraint")):
-            config[new] = config.pop(old)
+        _depthwise_config(config, self.depth_multiplier)
         config["pointwise_initializer"] = U.serialize("initializer", self.pointwise_initializer)
         config["pointwise_regularizer"] = U.serialize("regularizer", self.pointwise_regularizer)
         config["pointwise_constraint"] = U.serialize("constraint", self.pointwise_constraint)
         return config
-
-
-_FMT = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW")}
 
 
 class DepthwiseConv1D(DepthwiseConv2D):
@@ -546,10 +534,8 @@ class DepthwiseConv1D(DepthwiseConv2D):
         k, c, mult = self.kernel.shape
         w = A.reshape(U.read(self.kernel), [k, 1, c * mult])
         y = C._conv_nd(inputs, w, 1, self.strides, self.padding.upper(),
-                       _FMT[1][self._channels_first], self.dilation_rate, "DepthwiseConv1D")
-        if self.use_bias:
-            y = _add_bias(y, U.read(self.bias), self._channels_first, 1)
-        return self.activation(y) if self.activation is not None else y
+                       self._fmt(), self.dilation_rate, "DepthwiseConv1D")
+        return self._bias_activation(y)
 
 
 class SeparableConv1D(SeparableConv2D):
@@ -581,28 +567,20 @@ class SeparableConv1D(SeparableConv2D):
     def build(self, input_shape):
         c = input_shape[self._channel_axis()]
         m = self.depth_multiplier
-        self.depthwise_kernel = self.add_weight(
-            name="depthwise_kernel", shape=self.kernel_size + (c, m),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+        self.depthwise_kernel = self._add_kernel("depthwise_kernel", self.kernel_size + (c, m))
         self.pointwise_kernel = self.add_weight(
             name="pointwise_kernel", shape=(1, c * m, self.filters),
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint)
-        self.bias = self.add_weight(
-            name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+        self._add_bias_weight(self.filters)
         self.input_spec = InputSpec(ndim=3, axes={self._channel_axis(): c})
 
     def call(self, inputs):
         k, c, m = self.depthwise_kernel.shape
-        fmt = _FMT[1][self._channels_first]
+        fmt = self._fmt()
         dw = A.reshape(U.read(self.depthwise_kernel), [k, 1, c * m])
         h = C._conv_nd(inputs, dw, 1, self.strides, self.padding.upper(), fmt,
                        self.dilation_rate, "SeparableConv1D")
         y = C._conv_nd(h, U.read(self.pointwise_kernel), 1, 1, "VALID", fmt, None,
                        "SeparableConv1D")
-        if self.use_bias:
-            y = _add_bias(y, U.read(self.bias), self._channels_first, 1)
-        return self.activation(y) if self.activation is not None else y
+        return self._bias_activation(y)

@@ -49,7 +49,51 @@ def _masked_moments(x, mask, axes):
     return mean, var
 
 
-class BatchNormalization(Layer):
+class _ScaleShift(Layer):
+    """What BatchNormalization, LayerNormalization and GroupNormalization share: the optional
+    ``gamma`` (scale) and ``beta`` (center) weights, their initializers / regularizers /
+    constraints and config entries, and ``(x - mean) * rsqrt(var + eps) * gamma + beta``."""
+
+    def _init_scale_shift(self, beta_initializer, gamma_initializer, beta_regularizer,
+                          gamma_regularizer, beta_constraint, gamma_constraint):
+        self.beta_initializer = U.get("initializer", beta_initializer)
+        self.gamma_initializer = U.get("initializer", gamma_initializer)
+        self.beta_regularizer = U.get("regularizer", beta_regularizer)
+        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
+        self.beta_constraint = U.get("constraint", beta_constraint)
+        self.gamma_constraint = U.get("constraint", gamma_constraint)
+        self.supports_masking = True
+
+    def _build_scale_shift(self, shape, with_gamma, with_beta):
+        self.gamma = self.add_weight(name="gamma", shape=shape,
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if with_gamma else None
+        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if with_beta else None
+
+    def _shift(self, y, bshape):
+        return y + A.reshape(self.beta, bshape) if self.center else y
+
+    def _normalize(self, inputs, mean, var, bshape):
+        inv = M.rsqrt(var + self.epsilon)
+        if self.scale:
+            inv = inv * A.reshape(self.gamma, bshape)
+        return self._shift((inputs - mean) * inv, bshape)
+
+    def _scale_shift_config(self):
+        return {
+            "beta_initializer": U.serialize("initializer", self.beta_initializer),
+            "gamma_initializer": U.serialize("initializer", self.gamma_initializer),
+            "beta_regularizer": U.serialize("regularizer", self.beta_regularizer),
+            "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
+            "beta_constraint": U.serialize("constraint", self.beta_constraint),
+            "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
+        }
+
+
+class BatchNormalization(_ScaleShift):
     """Normalises each feature (``axis``) with batch statistics in training and moving
     statistics at inference.
 
@@ -82,15 +126,10 @@ class BatchNormalization(Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.synchronized = synchronized
-        self.beta_initializer = U.get("initializer", beta_initializer)
-        self.gamma_initializer = U.get("initializer", gamma_initializer)
+        self._init_scale_shift(beta_initializer, gamma_initializer, beta_regularizer,
+                               gamma_regularizer, beta_constraint, gamma_constraint)
         self.moving_mean_initializer = U.get("initializer", moving_mean_initializer)
         self.moving_variance_initializer = U.get("initializer", moving_variance_initializer)
-        self.beta_regularizer = U.get("regularizer", beta_regularizer)
-        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
-        self.beta_constraint = U.get("constraint", beta_constraint)
-        self.gamma_constraint = U.get("constraint", gamma_constraint)
-        self.supports_masking = True
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -100,13 +139,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
                              f"but the layer received an input with shape {input_shape}.")
         shape = (dim,)
-        self.gamma = self.add_weight(name="gamma", shape=shape,
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+        self._build_scale_shift(shape, self.scale, self.center)
         self.moving_mean = self.add_weight(name="moving_mean", shape=shape,
                                            initializer=self.moving_mean_initializer,
                                            trainable=False)
@@ -131,13 +164,7 @@ class BatchNormalization(Layer):
         else:
             mean = A.reshape(self.moving_mean, bshape)
             var = A.reshape(self.moving_variance, bshape)
-        inv = M.rsqrt(var + self.epsilon)
-        if self.scale:
-            inv = inv * A.reshape(self.gamma, bshape)
-        y = (inputs - mean) * inv
-        if self.center:
-            y = y + A.reshape(self.beta, bshape)
-        return y
+        return self._normalize(inputs, mean, var, bshape)
 
     def _update_moving(self, mean, var):
         m = self.momentum
@@ -171,7 +198,7 @@ class BatchNormalization(Layer):
         return c
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleShift):
     """Normalises each sample over ``axis`` (default the last), then scales and shifts.
 
     >>> import numpy as np
@@ -198,13 +225,8 @@ class LayerNormalization(Layer):
                           "incorrectly scales the input by the variance, not the root mean "
                           "square. To correctly use RMS Normalization, please use "
                           "`keras.layers.RMSNormalization` instead.", stacklevel=2)
-        self.beta_initializer = U.get("initializer", beta_initializer)
-        self.gamma_initializer = U.get("initializer", gamma_initializer)
-        self.beta_regularizer = U.get("regularizer", beta_regularizer)
-        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
-        self.beta_constraint = U.get("constraint", beta_constraint)
-        self.gamma_constraint = U.get("constraint", gamma_constraint)
-        self.supports_masking = True
+        self._init_scale_shift(beta_initializer, gamma_initializer, beta_regularizer,
+                               gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -213,14 +235,8 @@ class LayerNormalization(Layer):
         # as Keras: the config's axis becomes a sorted list once built
         self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
         # rms_scaling always has a gamma and never a beta (Keras 3)
-        self.gamma = self.add_weight(
-            name="gamma", shape=shape, initializer=self.gamma_initializer,
-            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint) \
-            if self.scale or self.rms_scaling else None
-        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) \
-            if self.center and not self.rms_scaling else None
+        self._build_scale_shift(shape, self.scale or self.rms_scaling,
+                                self.center and not self.rms_scaling)
 
     def call(self, inputs):
         if _half(inputs):  # as Keras: computed in float32, output in the compute dtype
@@ -234,13 +250,7 @@ class LayerNormalization(Layer):
             y = inputs * M.rsqrt(var + self.epsilon)
             return y * A.reshape(self.gamma, bshape)
         mean, var = N.moments(inputs, axes=axes, keepdims=True)
-        inv = M.rsqrt(var + self.epsilon)
-        if self.scale:
-            inv = inv * A.reshape(self.gamma, bshape)
-        y = (inputs - mean) * inv
-        if self.center:
-            y = y + A.reshape(self.beta, bshape)
-        return y
+        return self._normalize(inputs, mean, var, bshape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -250,17 +260,12 @@ class LayerNormalization(Layer):
         c.update({
             "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
             "scale": self.scale, "rms_scaling": self.rms_scaling,
-            "beta_initializer": U.serialize("initializer", self.beta_initializer),
-            "gamma_initializer": U.serialize("initializer", self.gamma_initializer),
-            "beta_regularizer": U.serialize("regularizer", self.beta_regularizer),
-            "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
-            "beta_constraint": U.serialize("constraint", self.beta_constraint),
-            "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
         })
+        c.update(self._scale_shift_config())
         return c
 
 
-class GroupNormalization(Layer):
+class GroupNormalization(_ScaleShift):
     """Splits the channels (``axis``) into ``groups`` and normalises each group per sample.
 
     >>> import numpy as np
@@ -279,13 +284,8 @@ class GroupNormalization(Layer):
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.beta_initializer = U.get("initializer", beta_initializer)
-        self.gamma_initializer = U.get("initializer", gamma_initializer)
-        self.beta_regularizer = U.get("regularizer", beta_regularizer)
-        self.gamma_regularizer = U.get("regularizer", gamma_regularizer)
-        self.beta_constraint = U.get("constraint", beta_constraint)
-        self.gamma_constraint = U.get("constraint", gamma_constraint)
-        self.supports_masking = True
+        self._init_scale_shift(beta_initializer, gamma_initializer, beta_regularizer,
+                               gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         dim = input_shape[self.axis]
@@ -301,13 +301,7 @@ class GroupNormalization(Layer):
         if dim % self.groups:
             raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the "
                              f"number of channels ({dim}).")
-        self.gamma = self.add_weight(name="gamma", shape=(dim,),
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=(dim,), initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+        self._build_scale_shift((dim,), self.scale, self.center)
         self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
 
     def call(self, inputs):
@@ -325,9 +319,7 @@ class GroupNormalization(Layer):
         bshape = _bshape(ndim, [ax], shape)
         if self.scale:
             y = y * A.reshape(self.gamma, bshape)
-        if self.center:
-            y = y + A.reshape(self.beta, bshape)
-        return y
+        return self._shift(y, bshape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -337,13 +329,8 @@ class GroupNormalization(Layer):
         c.update({
             "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
             "center": self.center, "scale": self.scale,
-            "beta_initializer": U.serialize("initializer", self.beta_initializer),
-            "gamma_initializer": U.serialize("initializer", self.gamma_initializer),
-            "beta_regularizer": U.serialize("regularizer", self.beta_regularizer),
-            "gamma_regularizer": U.serialize("regularizer", self.gamma_regularizer),
-            "beta_constraint": U.serialize("constraint", self.beta_constraint),
-            "gamma_constraint": U.serialize("constraint", self.gamma_constraint),
         })
+        c.update(self._scale_shift_config())
         return c
 
 

@@ -6,6 +6,7 @@
 from tapeflow.keras.layers import _layer_utils as U
 from tapeflow.keras.layers.input_spec import InputSpec
 from tapeflow.keras.layers.layer import Layer
+from tapeflow.ops import array_ops as A
 from tapeflow.ops import conv_ops as C
 from tapeflow.ops import math_ops as M
 from tapeflow.ops import reduction_ops as R
@@ -16,8 +17,6 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
            "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
            "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "GlobalMaxPool1D", "GlobalMaxPool2D"]
-
-_FMT = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
 
 
 class BasePooling(Layer):
@@ -39,7 +38,8 @@ class BasePooling(Layer):
     def call(self, inputs):
         cf = self.data_format == "channels_first"
         return C._pool_nd(inputs, self.pool_size, self.strides, self.padding.upper(),
-                          _FMT[self.rank][cf], self.rank, self.kind, type(self).__name__)
+                          U.NN_DATA_FORMATS[self.rank][cf], self.rank, self.kind,
+                          type(self).__name__)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -180,11 +180,9 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
     def call(self, inputs, mask=None):
         if mask is None:
             return super().call(inputs)
-        step_axis = 2 if self.data_format == "channels_first" else 1
-        m = M.cast(mask, inputs.dtype)
-        from tapeflow.ops import array_ops as A  # noqa: PLC0415
-
-        m = A.expand_dims(m, 1 if step_axis == 2 else 2)
+        cf = self.data_format == "channels_first"
+        step_axis = 2 if cf else 1
+        m = A.expand_dims(M.cast(mask, inputs.dtype), 1 if cf else 2)  # over the channels
         total = R.reduce_sum(inputs * m, axis=step_axis, keepdims=self.keepdims)
         count = R.reduce_sum(m, axis=step_axis, keepdims=self.keepdims)
         return M.divide(total, count)

@@ -118,6 +118,12 @@ class _CellBase(Layer):
                                           dtype) \
             if training and 0 < self.recurrent_dropout < 1 else None
 
+    def _dropped(self, inputs, h_prev):
+        """A step's input and previous output times this sequence's dropout masks (if any)."""
+        x = inputs * self._dp_mask if self._dp_mask is not None else inputs
+        hp = h_prev * self._rec_dp_mask if self._rec_dp_mask is not None else h_prev
+        return x, hp
+
     def get_config(self):
         c = U.base_config(self)
         c.update({
@@ -151,11 +157,10 @@ class SimpleRNNCell(_CellBase):
 
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
-        x = inputs * self._dp_mask if self._dp_mask is not None else inputs
+        x, hp = self._dropped(inputs, h_prev)
         z = L.matmul(x, self.kernel)
         if self.use_bias:
             z = z + self.bias
-        hp = h_prev * self._rec_dp_mask if self._rec_dp_mask is not None else h_prev
         h = self.activation(z + L.matmul(hp, self.recurrent_kernel))
         return h, [h]
 
@@ -206,8 +211,7 @@ class LSTMCell(_CellBase):
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[0], states[1]
         n = self.units
-        x = inputs * self._dp_mask if self._dp_mask is not None else inputs
-        hp = h_prev * self._rec_dp_mask if self._rec_dp_mask is not None else h_prev
+        x, hp = self._dropped(inputs, h_prev)
         z = L.matmul(x, self.kernel) + L.matmul(hp, self.recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
@@ -260,8 +264,7 @@ class GRUCell(_CellBase):
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         n = self.units
-        x = inputs * self._dp_mask if self._dp_mask is not None else inputs
-        hp = h_prev * self._rec_dp_mask if self._rec_dp_mask is not None else h_prev
+        x, hp = self._dropped(inputs, h_prev)
         xw = L.matmul(x, self.kernel)
         if self.reset_after:
             if self.use_bias:

@@ -27,6 +27,46 @@ def _pairs(value, n, name):
     return tuple(out)
 
 
+def _spatial_offset(channels_first):
+    """Index of the first spatial axis."""
+    return 2 if channels_first else 1
+
+
+def _pad_spatial(inputs, pairs, channels_first):
+    """Zero-pads the spatial axes by the (before, after) ``pairs``."""
+    sp = [list(p) for p in pairs]
+    p = [[0, 0], [0, 0]] + sp if channels_first else [[0, 0]] + sp + [[0, 0]]
+    return A.pad(inputs, p)
+
+
+def _crop_spatial(inputs, pairs, channels_first):
+    """Drops ``a`` leading and ``b`` trailing entries of each spatial axis, (a, b) in ``pairs``."""
+    shape = inputs.shape.as_list()
+    off = _spatial_offset(channels_first)
+    key = [slice(None)] * len(shape)
+    for i, (a, b) in enumerate(pairs):
+        key[off + i] = slice(a, shape[off + i] - b)
+    return inputs[tuple(key)]
+
+
+def _repeat_spatial(x, sizes, channels_first):
+    """Repeats each entry of spatial axis i ``sizes[i]`` times (nearest-neighbour upsampling)."""
+    off = _spatial_offset(channels_first)
+    for i, s in enumerate(sizes):
+        x = A.gather(x, np.repeat(np.arange(x.shape[off + i]), s), axis=off + i)
+    return x
+
+
+def _spatial_output_shape(input_shape, channels_first, fn, per_axis):
+    """``input_shape`` with each known spatial size d replaced by ``fn(d, per_axis[i])``."""
+    s = list(input_shape)
+    off = _spatial_offset(channels_first)
+    for i, v in enumerate(per_axis):
+        if s[off + i] is not None:
+            s[off + i] = fn(s[off + i], v)
+    return tuple(s)
+
+
 class ZeroPadding1D(Layer):
     """Pads the time axis with zeros: ``padding`` int or (left, right).
 
@@ -43,10 +83,7 @@ class ZeroPadding1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs):
-        p = [[0, 0], list(self.padding), [0, 0]]
-        if self.data_format == "channels_first":
-            p = [[0, 0], [0, 0], list(self.padding)]
-        return A.pad(inputs, p)
+        return _pad_spatial(inputs, [self.padding], self.data_format == "channels_first")
 
     def get_config(self):
         c = U.base_config(self)
@@ -71,18 +108,11 @@ class ZeroPadding2D(Layer):
         self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
-        sp = [list(p) for p in self.padding]
-        p = [[0, 0], [0, 0]] + sp if self.data_format == "channels_first" else \
-            [[0, 0]] + sp + [[0, 0]]
-        return A.pad(inputs, p)
+        return _pad_spatial(inputs, self.padding, self.data_format == "channels_first")
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        off = 2 if self.data_format == "channels_first" else 1
-        for i, (a, b) in enumerate(self.padding):
-            if s[off + i] is not None:
-                s[off + i] += a + b
-        return tuple(s)
+        return _spatial_output_shape(input_shape, self.data_format == "channels_first",
+                                     lambda d, p: d + p[0] + p[1], self.padding)
 
     def get_config(self):
         c = U.base_config(self)
@@ -141,12 +171,8 @@ class Cropping2D(Layer):
         return inputs[:, t:h - b, lf:w - r, :]
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        off = 2 if self.data_format == "channels_first" else 1
-        for i, (a, b) in enumerate(self.cropping):
-            if s[off + i] is not None:
-                s[off + i] -= a + b
-        return tuple(s)
+        return _spatial_output_shape(input_shape, self.data_format == "channels_first",
+                                     lambda d, p: d - (p[0] + p[1]), self.cropping)
 
     def get_config(self):
         c = U.base_config(self)
@@ -183,7 +209,7 @@ class UpSampling1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs):
-        return A.gather(inputs, np.repeat(np.arange(inputs.shape[1]), self.size), axis=1)
+        return _repeat_spatial(inputs, [self.size], False)
 
     def get_config(self):
         c = U.base_config(self)
@@ -216,8 +242,7 @@ class UpSampling2D(Layer):
         x = A.transpose(inputs, [0, 2, 3, 1]) if cf else inputs
         h, w = x.shape[1], x.shape[2]
         if self.interpolation == "nearest":
-            x = A.gather(x, np.repeat(np.arange(h), self.size[0]), axis=1)
-            x = A.gather(x, np.repeat(np.arange(w), self.size[1]), axis=2)
+            x = _repeat_spatial(x, self.size, False)
         else:
             dt = x.dtype.as_numpy_dtype
             mh = _bilinear_matrix(h, self.size[0], dt)
@@ -232,12 +257,8 @@ class UpSampling2D(Layer):
         return A.transpose(x, [0, 3, 1, 2]) if cf else x
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        off = 2 if self.data_format == "channels_first" else 1
-        for i in range(2):
-            if s[off + i] is not None:
-                s[off + i] *= self.size[i]
-        return tuple(s)
+        return _spatial_output_shape(input_shape, self.data_format == "channels_first",
+                                     lambda d, k: d * k, self.size)
 
     def get_config(self):
         c = U.base_config(self)
@@ -263,10 +284,7 @@ class ZeroPadding3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def call(self, inputs):
-        sp = [list(p) for p in self.padding]
-        p = [[0, 0], [0, 0]] + sp if self.data_format == "channels_first" else \
-            [[0, 0]] + sp + [[0, 0]]
-        return A.pad(inputs, p)
+        return _pad_spatial(inputs, self.padding, self.data_format == "channels_first")
 
     def get_config(self):
         c = U.base_config(self)
@@ -290,12 +308,7 @@ class Cropping3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def call(self, inputs):
-        shape = inputs.shape.as_list()
-        off = 2 if self.data_format == "channels_first" else 1
-        key = [slice(None)] * 5
-        for i, (a, b) in enumerate(self.cropping):
-            key[off + i] = slice(a, shape[off + i] - b)
-        return inputs[tuple(key)]
+        return _crop_spatial(inputs, self.cropping, self.data_format == "channels_first")
 
     def get_config(self):
         c = U.base_config(self)
@@ -319,12 +332,7 @@ class UpSampling3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def call(self, inputs):
-        off = 2 if self.data_format == "channels_first" else 1
-        x = inputs
-        for i, s in enumerate(self.size):
-            n = x.shape[off + i]
-            x = A.gather(x, np.repeat(np.arange(n), s), axis=off + i)
-        return x
+        return _repeat_spatial(inputs, self.size, self.data_format == "channels_first")
 
     def get_config(self):
         c = U.base_config(self)
