@@ -137,24 +137,24 @@ def case_mlp_ema(keras):
     return m, r.normal(size=(N, 6)).astype("float32"), r.normal(size=(N, 1)).astype("float32")
 
 
-def case_grad_accum(keras):
+def _small_sgd_regression(keras, name, seed, **sgd_kwargs):
+    """A 6-5-1 tanh MLP trained with ``SGD(0.05, **sgd_kwargs)`` on mse (the SGD-option cases)."""
     L = keras.layers
     m = keras.Sequential([keras.Input((6,)), L.Dense(5, activation="tanh"), L.Dense(1)],
-                         name="grad_accum")
-    m.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, gradient_accumulation_steps=2),
-              loss="mse")
-    r = _rng(16)
+                         name=name)
+    m.compile(optimizer=keras.optimizers.SGD(0.05, **sgd_kwargs), loss="mse")
+    r = _rng(seed)
     return m, r.normal(size=(N, 6)).astype("float32"), r.normal(size=(N, 1)).astype("float32")
+
+
+def case_grad_accum(keras):
+    return _small_sgd_regression(keras, "grad_accum", 16, momentum=0.9,
+                                 gradient_accumulation_steps=2)
 
 
 def case_accum_clip(keras):
-    L = keras.layers
-    m = keras.Sequential([keras.Input((6,)), L.Dense(5, activation="tanh"), L.Dense(1)],
-                         name="accum_clip")
-    m.compile(optimizer=keras.optimizers.SGD(0.05, gradient_accumulation_steps=2, clipnorm=0.1),
-              loss="mse")
-    r = _rng(17)
-    return m, r.normal(size=(N, 6)).astype("float32"), r.normal(size=(N, 1)).astype("float32")
+    return _small_sgd_regression(keras, "accum_clip", 17, gradient_accumulation_steps=2,
+                                 clipnorm=0.1)
 
 
 def case_conv1d(keras):

@@ -754,22 +754,28 @@ def deserialize(config, custom_objects=None):
     table = dict(ALL_OBJECTS_DICT)
     if custom_objects:
         table.update(custom_objects)
+    return _from_identifier(config, table, "loss", sorted(table))
+
+
+def _from_identifier(config, table, kind, valid_names):
+    """The object ``table`` names for ``config`` (a name, or a ``serialize`` dict: a class is
+    rebuilt with ``from_config``, a ``"function"`` entry is looked up by its name); shared by
+    ``losses.deserialize`` and ``metrics.deserialize``."""
     if isinstance(config, str):
-        name, inner = config, None
+        name, inner = config, {}
     elif isinstance(config, dict) and "class_name" in config:
-        if config["class_name"] == "function":
-            name, inner = config["config"], None
-        else:
-            name, inner = config["class_name"], config.get("config") or {}
+        name, inner = config["class_name"], config.get("config") or {}
+        if name == "function":
+            name, inner = inner, {}
     else:
-        raise ValueError(f"Could not interpret loss identifier: {config!r}; expected a name or "
-                         f"a dict with 'class_name'.")
-    if name not in table:
-        raise ValueError(f"Could not interpret loss identifier: {name!r}. Valid names are: "
-                         f"{sorted(table)}.")
+        raise ValueError(f"Could not interpret {kind} identifier: {config!r}; expected a name "
+                         f"or a dict with 'class_name'.")
+    if not isinstance(name, str) or name not in table:
+        raise ValueError(f"Could not interpret {kind} identifier: {name!r}. Valid names are: "
+                         f"{valid_names}.")
     obj = table[name]
     if isinstance(obj, type):
-        return obj.from_config(inner or {})
+        return obj.from_config(dict(inner))
     return obj
 
 

@@ -699,7 +699,7 @@ class Trainer:
                                           verbose=verbose, epochs=1, steps=it.num_batches)
         callbacks.on_predict_begin()
         outputs = []
-        with _no_tape(), blas.single_thread():  # one BLAS thread (issue 7)
+        with _no_tape():  # large products (batch 1024) use both BLAS threads: blas.dot
             for step, batch in it.enumerate_epoch():
                 callbacks.on_predict_batch_begin(step)
                 out = self.predict_step(batch)

@@ -290,6 +290,18 @@ def test_argument_errors_match_keras():
         L.Bidirectional(3)
 
 
+def _call_on(layer, x, bn_training=True):
+    """Calls ``layer`` on ``x`` as its kind expects (attention layers take x as query and value;
+    BatchNormalization in training mode unless ``bn_training`` is False)."""
+    if isinstance(layer, L.MultiHeadAttention):
+        return layer(x, x)
+    if isinstance(layer, L.Attention):
+        return layer([x, x])
+    if bn_training and isinstance(layer, L.BatchNormalization):
+        return layer(x, training=True)
+    return layer(x)
+
+
 @pytest.mark.parametrize("make, shape", [
     (lambda: L.Conv2D(2, 3, activation="relu"), (2, 5, 5, 3)),
     (lambda: L.Conv2DTranspose(2, 3), (2, 4, 4, 3)),
@@ -311,28 +323,13 @@ def test_mixed_float16_policy_outputs_float16(make, shape):
         layer = make()
     finally:
         keras.config.set_dtype_policy(None)
-    if isinstance(layer, L.MultiHeadAttention):
-        y = layer(x, x)
-    elif isinstance(layer, L.Attention):
-        y = layer([x, x])
-    else:
-        y = layer(x, training=True) if isinstance(layer, L.BatchNormalization) else layer(x)
+    y = _call_on(layer, x)
     assert y.dtype == tf.float16
     assert all(w.dtype == tf.float32 for w in layer.weights)
     ref = type(layer).from_config({**layer.get_config(), "dtype": "float32"})
-    if isinstance(layer, L.MultiHeadAttention):
-        ref(x, x)
-    elif isinstance(layer, L.Attention):
-        ref([x, x])
-    else:
-        ref(x)
+    _call_on(ref, x, bn_training=False)  # builds
     ref.set_weights(layer.get_weights())
-    if isinstance(layer, L.MultiHeadAttention):
-        want = ref(x, x)
-    elif isinstance(layer, L.Attention):
-        want = ref([x, x])
-    else:
-        want = ref(x, training=True) if isinstance(layer, L.BatchNormalization) else ref(x)
+    want = _call_on(ref, x)
     np.testing.assert_allclose(y.numpy().astype("float32"), want.numpy(), rtol=2e-2, atol=2e-2)
 
 

@@ -13,23 +13,25 @@ from tapeflow.ops.fused_ops import fused_dense
 rng = np.random.default_rng(7)
 
 
-def _grads(fn, args, composite):
-    args = [tf.constant(a) for a in args]
-    if composite:
-        with tf.GradientTape() as outer:
-            outer.watch(args)
-            with tf.GradientTape() as tape:
-                tape.watch(args)
-                y = fn(*args)
-            return tape.gradient(y, args, output_gradients=tf.constant(
-                np.linspace(-1.0, 2.0, int(np.prod(y.shape))).reshape(y.shape).astype(
-                    y.numpy().dtype)))
+def _cotangent(y):
+    return tf.constant(np.linspace(-1.0, 2.0, int(np.prod(y.shape))).reshape(y.shape).astype(
+        y.numpy().dtype))
+
+
+def _tape_grads(fn, args):
     with tf.GradientTape() as tape:
         tape.watch(args)
         y = fn(*args)
-    return tape.gradient(y, args, output_gradients=tf.constant(
-        np.linspace(-1.0, 2.0, int(np.prod(y.shape))).reshape(y.shape).astype(
-            y.numpy().dtype)))
+    return tape.gradient(y, args, output_gradients=_cotangent(y))
+
+
+def _grads(fn, args, composite):
+    args = [tf.constant(a) for a in args]
+    if composite:
+        with tf.GradientTape() as outer:   # a second recording tape: the composite path
+            outer.watch(args)
+            return _tape_grads(fn, args)
+    return _tape_grads(fn, args)
 
 
 def _f(*shape, dtype=np.float32, positive=False):

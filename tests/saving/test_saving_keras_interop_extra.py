@@ -75,6 +75,15 @@ def _members(path):
             z.read("model.weights.h5")), "r")
 
 
+def _resaved_members(name, tmp_path):
+    """The (config, weights) members of the Keras file ``name`` saved again by tapeflow, and
+    those of the Keras file itself."""
+    original = os.path.join(HERE, f"{name}.keras")
+    path = str(tmp_path / f"{name}.keras")
+    keras.models.load_model(original).save(path)
+    return _members(path), _members(original)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_extra_keras_file_loads_and_predicts_like_keras(name):
     model = keras.models.load_model(os.path.join(HERE, f"{name}.keras"))
@@ -117,11 +126,7 @@ def test_extra_keras_weights_file_restores_every_weight(name):
 def test_resaved_by_tapeflow_has_the_keras_weights_tree(name, tmp_path):
     # The HDF5 paths Keras reads (MultiHeadAttention's query_dense/..., a nested functional
     # model's "functional" group, cells of stacked RNNs) are the ones tapeflow writes.
-    model = keras.models.load_model(os.path.join(HERE, f"{name}.keras"))
-    path = str(tmp_path / f"{name}.keras")
-    model.save(path)
-    _, want = _members(os.path.join(HERE, f"{name}.keras"))
-    _, got = _members(path)
+    (_, got), (_, want) = _resaved_members(name, tmp_path)
     assert _h5_tree(got) == _h5_tree(want)
 
 
@@ -156,11 +161,7 @@ def _config_diffs(a, b, path="", out=None):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_resaved_by_tapeflow_has_the_keras_config(name, tmp_path):
-    model = keras.models.load_model(os.path.join(HERE, f"{name}.keras"))
-    path = str(tmp_path / f"{name}.keras")
-    model.save(path)
-    want, _ = _members(os.path.join(HERE, f"{name}.keras"))
-    got, _ = _members(path)
+    (got, _), (want, _) = _resaved_members(name, tmp_path)
     diffs = [d for d in _config_diffs(got, want)
              # Keras 3.15 omits the seed of SimpleRNN from its config (it takes the argument)
              if not d.endswith(".config.seed only in tapeflow")]

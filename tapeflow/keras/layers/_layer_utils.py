@@ -80,6 +80,40 @@ def base_config(layer):
             "dtype": K.serialize_dtype_policy(layer._dtype_policy)}
 
 
+def set_kernel_bias_args(layer, kernel_initializer, bias_initializer, kernel_regularizer,
+                         bias_regularizer, kernel_constraint, bias_constraint):
+    """Sets ``layer.kernel_initializer`` ... ``layer.bias_constraint`` from identifiers."""
+    layer.kernel_initializer = get("initializer", kernel_initializer)
+    layer.bias_initializer = get("initializer", bias_initializer)
+    layer.kernel_regularizer = get("regularizer", kernel_regularizer)
+    layer.bias_regularizer = get("regularizer", bias_regularizer)
+    layer.kernel_constraint = get("constraint", kernel_constraint)
+    layer.bias_constraint = get("constraint", bias_constraint)
+
+
+def kernel_bias_config(layer):
+    """The config entries of :func:`set_kernel_bias_args`'s attributes and the activity
+    regularizer, in Keras's order."""
+    return {
+        "kernel_initializer": serialize("initializer", layer.kernel_initializer),
+        "bias_initializer": serialize("initializer", layer.bias_initializer),
+        "kernel_regularizer": serialize("regularizer", layer.kernel_regularizer),
+        "bias_regularizer": serialize("regularizer", layer.bias_regularizer),
+        "activity_regularizer": serialize("regularizer", layer.activity_regularizer),
+        "kernel_constraint": serialize("constraint", layer.kernel_constraint),
+        "bias_constraint": serialize("constraint", layer.bias_constraint),
+    }
+
+
+def build_child(child, shape):
+    """Builds a sublayer under its own name scope so its weights get Keras's nested paths."""
+    if child.built:
+        return
+    with K.name_scope(child.name):
+        child.build(shape)
+    child.built = True
+
+
 def serialize_layer(layer):
     """A nested layer's full Keras 3 dict (module, class_name, config, registered_name and
     build_config), as Keras writes a wrapper's ``layer`` or an RNN's ``cell``."""

@@ -265,12 +265,8 @@ class MultiHeadAttention(Layer):
                              f"Received: sliding_window={sliding_window}")
         self.sliding_window = sliding_window
         self.flash_attention = flash_attention
-        self.kernel_initializer = U.get("initializer", kernel_initializer)
-        self.bias_initializer = U.get("initializer", bias_initializer)
-        self.kernel_regularizer = U.get("regularizer", kernel_regularizer)
-        self.bias_regularizer = U.get("regularizer", bias_regularizer)
-        self.kernel_constraint = U.get("constraint", kernel_constraint)
-        self.bias_constraint = U.get("constraint", bias_constraint)
+        U.set_kernel_bias_args(self, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer, kernel_constraint, bias_constraint)
         self.seed = seed
         self._gen = _rng.make_generator(seed)
         self.supports_masking = True
@@ -282,8 +278,6 @@ class MultiHeadAttention(Layer):
                            self.bias_constraint, name=name, dtype=self._dtype_policy)
 
     def build(self, query_shape, value_shape, key_shape=None):
-        from tapeflow.keras.layers.recurrent import _build_child  # noqa: PLC0415
-
         key_shape = value_shape if key_shape is None else key_shape
         if tuple(value_shape[1:-1]) != tuple(key_shape[1:-1]):
             raise ValueError(f"All dimensions of `value` and `key`, except the last one, must "
@@ -292,16 +286,16 @@ class MultiHeadAttention(Layer):
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         out = self._output_shape or (query_shape[-1],)
         self._query_dense = self._proj("query", (query_shape[-1], h, kd), (h, kd), 1)
-        _build_child(self._query_dense, query_shape)
+        U.build_child(self._query_dense, query_shape)
         self._key_dense = self._proj("key", (key_shape[-1], h, kd), (h, kd), 1)
-        _build_child(self._key_dense, key_shape)
+        U.build_child(self._key_dense, key_shape)
         if self.use_gate:
             self._gate_dense = self._proj("gate", (query_shape[-1], h, vd), (h, vd), 1)
-            _build_child(self._gate_dense, query_shape)
+            U.build_child(self._gate_dense, query_shape)
         self._value_dense = self._proj("value", (value_shape[-1], h, vd), (h, vd), 1)
-        _build_child(self._value_dense, value_shape)
+        U.build_child(self._value_dense, value_shape)
         self._output_dense = self._proj("attention_output", (h, vd) + tuple(out), tuple(out), 2)
-        _build_child(self._output_dense, tuple(query_shape[:-1]) + (h, vd))
+        U.build_child(self._output_dense, tuple(query_shape[:-1]) + (h, vd))
         rank = len(query_shape) + 1                                      # projected rank
         if self.attention_axes is None:
             self.attention_axes = tuple(range(1, rank - 2))
@@ -430,13 +424,7 @@ class MultiHeadAttention(Layer):
             "dropout": self.dropout, "use_bias": self.use_bias, "use_gate": self.use_gate,
             "output_shape": self._output_shape, "attention_axes": self.attention_axes,
             "sliding_window": self.sliding_window,
-            "kernel_initializer": U.serialize("initializer", self.kernel_initializer),
-            "bias_initializer": U.serialize("initializer", self.bias_initializer),
-            "kernel_regularizer": U.serialize("regularizer", self.kernel_regularizer),
-            "bias_regularizer": U.serialize("regularizer", self.bias_regularizer),
-            "activity_regularizer": U.serialize("regularizer", self.activity_regularizer),
-            "kernel_constraint": U.serialize("constraint", self.kernel_constraint),
-            "bias_constraint": U.serialize("constraint", self.bias_constraint),
-            "seed": self.seed,
         })
+        c.update(U.kernel_bias_config(self))
+        c["seed"] = self.seed
         return c

@@ -101,12 +101,8 @@ class BaseConv(Layer):
                              f"dilation_rate={self.dilation_rate}")
         self.activation = U.get("activation", activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = U.get("initializer", kernel_initializer)
-        self.bias_initializer = U.get("initializer", bias_initializer)
-        self.kernel_regularizer = U.get("regularizer", kernel_regularizer)
-        self.bias_regularizer = U.get("regularizer", bias_regularizer)
-        self.kernel_constraint = U.get("constraint", kernel_constraint)
-        self.bias_constraint = U.get("constraint", bias_constraint)
+        U.set_kernel_bias_args(self, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer, kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(min_ndim=r + 2)
 
     @property
@@ -136,16 +132,28 @@ class BaseConv(Layer):
             y = _add_bias(y, U.read(self.bias), self._channels_first, self.rank)
         return self.activation(y) if self.activation is not None else y
 
-    def _with_channels(self, batch, spatial):
-        if self._channels_first:
-            return (batch, self.filters) + spatial
-        return (batch,) + spatial + (self.filters,)
-
-    def build(self, input_shape):
+    def _defined_channels(self, input_shape):
         c = input_shape[self._channel_axis()]
         if c is None:
             raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
                              f"should be defined. Found input_shape={input_shape}.")
+        return c
+
+    def _spatial_dims(self, shape):
+        return shape[2:] if self._channels_first else shape[1:-1]
+
+    def _with_channels(self, batch, spatial, channels):
+        """An output shape: ``batch``, the ``spatial`` sizes and ``channels`` in this layer's
+        data format."""
+        if self._channels_first:
+            return (batch, channels) + spatial
+        return (batch,) + spatial + (channels,)
+
+    def _output_channels(self, input_shape):
+        return self.filters
+
+    def build(self, input_shape):
+        c = self._defined_channels(input_shape)
         if c % self.groups:
             raise ValueError(f"The number of input channels must be evenly divisible by the "
                              f"number of groups. Received groups={self.groups}, but the input "
@@ -187,10 +195,10 @@ class BaseConv(Layer):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        sp = input_shape[2:] if self._channels_first else input_shape[1:-1]
+        sp = self._spatial_dims(input_shape)
         out = tuple(_conv_out_len(s, k, self.padding, st, d) for s, k, st, d in
                     zip(sp, self.kernel_size, self.strides, self.dilation_rate, strict=True))
-        return self._with_channels(input_shape[0], out)
+        return self._with_channels(input_shape[0], out, self._output_channels(input_shape))
 
     def get_config(self):
         config = U.base_config(self)
@@ -200,14 +208,8 @@ class BaseConv(Layer):
             "dilation_rate": self.dilation_rate, "groups": self.groups,
             "activation": U.serialize("activation", self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": U.serialize("initializer", self.kernel_initializer),
-            "bias_initializer": U.serialize("initializer", self.bias_initializer),
-            "kernel_regularizer": U.serialize("regularizer", self.kernel_regularizer),
-            "bias_regularizer": U.serialize("regularizer", self.bias_regularizer),
-            "activity_regularizer": U.serialize("regularizer", self.activity_regularizer),
-            "kernel_constraint": U.serialize("constraint", self.kernel_constraint),
-            "bias_constraint": U.serialize("constraint", self.bias_constraint),
         })
+        config.update(U.kernel_bias_config(self))
         return config
 
 
@@ -302,10 +304,7 @@ class BaseConvTranspose(BaseConv):
                                      f"padding {self.output_padding}.")
 
     def build(self, input_shape):
-        c = input_shape[self._channel_axis()]
-        if c is None:
-            raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
-                             f"should be defined. Found input_shape={input_shape}.")
+        c = self._defined_channels(input_shape)
         self.kernel = self._add_kernel("kernel", self.kernel_size + (self.filters, c))
         self._add_bias_weight(self.filters)
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis(): c})
@@ -318,10 +317,8 @@ class BaseConvTranspose(BaseConv):
 
     def call(self, inputs):
         shape = tuple(inputs.shape)
-        cf = self._channels_first
-        sp = shape[2:] if cf else shape[1:-1]
-        out = self._out_spatial(sp)
-        full = [shape[0], self.filters, *out] if cf else [shape[0], *out, self.filters]
+        out = self._out_spatial(self._spatial_dims(shape))
+        full = list(self._with_channels(shape[0], out, self.filters))
         y = C._conv_transpose_nd(inputs, U.read(self.kernel), full, self.rank, self.strides,
                                  self.padding.upper(), self._fmt(), self.dilation_rate,
                                  type(self).__name__)
@@ -329,9 +326,8 @@ class BaseConvTranspose(BaseConv):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        cf = self._channels_first
-        out = self._out_spatial(input_shape[2:] if cf else input_shape[1:-1])
-        return self._with_channels(input_shape[0], out)
+        out = self._out_spatial(self._spatial_dims(input_shape))
+        return self._with_channels(input_shape[0], out, self.filters)
 
     def get_config(self):
         config = super().get_config()
@@ -433,10 +429,9 @@ class DepthwiseConv2D(BaseConv):
                                self.padding.upper(), fmt, self.dilation_rate)
         return self._bias_activation(y)
 
-    def compute_output_shape(self, input_shape):
+    def _output_channels(self, input_shape):
         c = input_shape[self._channel_axis()]
-        self.filters = None if c is None else c * self.depth_multiplier
-        return super().compute_output_shape(input_shape)
+        return None if c is None else c * self.depth_multiplier
 
     def get_config(self):
         config = super().get_config()

@@ -15,7 +15,6 @@ from tapeflow._backend import np
 from tapeflow.framework import nest
 from tapeflow.framework.tensor import Tensor, _wrap
 from tapeflow.keras import _rng
-from tapeflow.keras import backend as K
 from tapeflow.keras.layers import _layer_utils as U
 from tapeflow.keras.layers.input_spec import InputSpec
 from tapeflow.keras.layers.layer import Layer
@@ -26,15 +25,6 @@ from tapeflow.ops import rnn_ops
 
 __all__ = ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "SimpleRNN", "LSTM", "GRU",
            "Bidirectional", "StackedRNNCells"]
-
-
-def _build_child(child, shape):
-    """Builds a sublayer under its own name scope so its weights get Keras's nested paths."""
-    if child.built:
-        return
-    with K.name_scope(child.name):
-        child.build(shape)
-    child.built = True
 
 
 def _dropout_mask(gen, shape, rate, dtype):
@@ -315,7 +305,7 @@ class StackedRNNCells(Layer):
     def build(self, input_shape):
         shape = tuple(input_shape)
         for c in self.cells:
-            _build_child(c, shape)
+            U.build_child(c, shape)
             shape = shape[:-1] + (c.output_size,)
 
     def get_initial_state(self, batch_size=None):
@@ -389,7 +379,7 @@ class RNN(Layer):
         self._states = None
 
     def build(self, input_shape):
-        _build_child(self.cell, (input_shape[0],) + tuple(input_shape[2:]))
+        U.build_child(self.cell, (input_shape[0],) + tuple(input_shape[2:]))
 
     @property
     def states(self):
@@ -766,8 +756,8 @@ class Bidirectional(Layer):
         self._initial_weights = weights
 
     def build(self, input_shape):
-        _build_child(self.forward_layer, input_shape)
-        _build_child(self.backward_layer, input_shape)
+        U.build_child(self.forward_layer, input_shape)
+        U.build_child(self.backward_layer, input_shape)
 
     def _call_kwargs(self, inputs, kwargs):
         return _keras_mask_rule(self, inputs, kwargs)

@@ -135,8 +135,7 @@ class Cropping1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs):
-        a, b = self.cropping
-        return inputs[:, a:inputs.shape[1] - b, :]
+        return _crop_spatial(inputs, [self.cropping], False)
 
     def get_config(self):
         c = U.base_config(self)
@@ -160,15 +159,13 @@ class Cropping2D(Layer):
         self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
-        (t, b), (lf, r) = self.cropping
-        if self.data_format == "channels_first":
-            h, w = inputs.shape[2], inputs.shape[3]
-            return inputs[:, :, t:h - b, lf:w - r]
-        h, w = inputs.shape[1], inputs.shape[2]
-        if t + b >= h or lf + r >= w:
-            raise ValueError(f"Cropping {self.cropping} is too large for input of shape "
-                             f"{tuple(inputs.shape)}.")
-        return inputs[:, t:h - b, lf:w - r, :]
+        cf = self.data_format == "channels_first"
+        if not cf:
+            (t, b), (lf, r) = self.cropping
+            if t + b >= inputs.shape[1] or lf + r >= inputs.shape[2]:
+                raise ValueError(f"Cropping {self.cropping} is too large for input of shape "
+                                 f"{tuple(inputs.shape)}.")
+        return _crop_spatial(inputs, self.cropping, cf)
 
     def compute_output_shape(self, input_shape):
         return _spatial_output_shape(input_shape, self.data_format == "channels_first",

@@ -4,7 +4,6 @@ into one batch axis, so the wrapped layer runs once, not once per step)."""
 from tapeflow.keras.layers import _layer_utils as U
 from tapeflow.keras.layers.input_spec import InputSpec
 from tapeflow.keras.layers.layer import Layer
-from tapeflow.keras.layers.recurrent import _build_child
 from tapeflow.ops import array_ops as A
 
 __all__ = ["TimeDistributed", "Wrapper"]
@@ -46,7 +45,7 @@ class TimeDistributed(Wrapper):
         self.input_spec = InputSpec(min_ndim=3)
 
     def build(self, input_shape):
-        _build_child(self.layer, (input_shape[0],) + tuple(input_shape[2:]))
+        U.build_child(self.layer, (input_shape[0],) + tuple(input_shape[2:]))
 
     def call(self, inputs, training=None, mask=None):
         shape = inputs.shape.as_list()

@@ -12,6 +12,7 @@
 
 from tapeflow.keras._objects import to_snake_case
 from tapeflow.keras.losses import (  # noqa: F401 - Keras re-exports the loss functions
+    _from_identifier,
     binary_crossentropy,
     binary_focal_crossentropy,
     categorical_crossentropy,
@@ -140,22 +141,7 @@ def deserialize(config, custom_objects=None):
     table.update(_FUNCTIONS)
     if custom_objects:
         table.update(custom_objects)
-    if isinstance(config, str):
-        name, inner = config, {}
-    elif isinstance(config, dict) and "class_name" in config:
-        name, inner = config["class_name"], config.get("config") or {}
-        if name == "function":
-            name, inner = inner, {}
-    else:
-        raise ValueError(f"Could not interpret metric identifier: {config!r}; expected a name "
-                         f"or a dict with 'class_name'.")
-    if name not in table:
-        raise ValueError(f"Could not interpret metric identifier: {name!r}. Valid names are: "
-                         f"{sorted(ALL_OBJECTS_DICT)}.")
-    obj = table[name]
-    if isinstance(obj, type):
-        return obj.from_config(dict(inner))
-    return obj
+    return _from_identifier(config, table, "metric", sorted(ALL_OBJECTS_DICT))
 
 
 def get(identifier):
