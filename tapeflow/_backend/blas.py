@@ -5,14 +5,15 @@ often does not pay: waking a second thread and waiting for it costs more than it
 products of a small-batch step, and when another process holds the other core each product waits
 for a time slice while the finished thread spins. Two tools:
 
-- ``single_thread()``: a block in which every BLAS call runs on one thread. ``fit``,
-  ``evaluate`` and ``predict`` run their batches in one (measured on the 2-core benchmark
-  machine with other work running: one thread is as fast or faster for W1-W6 and never
-  collapses, while two threads sometimes run 2-10x slower; ``benchmarks/RESULTS.md``).
-- ``dot(a, b)``: outside such a block (a hand-written training loop), products between
-  OpenBLAS's own one-thread cut-off and ``SMALL`` multiply-adds run on one thread, larger ones
-  on the library's default count (W2's products at batch 32: 627 us/step on one thread against
-  722 on two).
+- ``single_thread()``: a block in which every BLAS call runs on one thread. ``fit`` and
+  ``evaluate`` run their batches in one (measured on the 2-core benchmark machine: one thread
+  is as fast or faster for the training steps of W1-W4 and W6 and never collapses, while two
+  threads often run 2-10x slower, even at a load average of 1; ``benchmarks/RESULTS.md``).
+- ``dot(a, b)``: outside such a block (``predict``, a hand-written training loop), products
+  between OpenBLAS's own one-thread cut-off and ``SMALL`` multiply-adds run on one thread,
+  larger ones on the library's default count (W2's products at batch 32: 627 us/step on one
+  thread against 722 on two; W5's 1024 x 784 x 512 products: 265k samples/s on two threads
+  against 145k on one at a load average of 1).
 
 Both depend only on shapes and call sites, so results are reproducible run to run. The thread
 count is switched through threadpoolctl (about 1.4 us); without it, or with a BLAS it does not
@@ -75,12 +76,13 @@ def dot(a, b):
 class single_thread:  # noqa: N801 - used like a function: ``with blas.single_thread():``
     """Runs every BLAS call inside the block on one thread, then restores the thread count.
 
-    ``fit``, ``evaluate`` and ``predict`` run their batches inside it. A step is a chain of
+    ``fit`` and ``evaluate`` run their batches inside it. A training step is a chain of
     products and small ops; a second BLAS thread saves at most half of each product, but when
     the second core is not free the product waits for it, and the finished thread spins after
-    each product. Measured on the 2-core benchmark machine with other work running, fresh
-    processes: W1 39-53k samples/s on one thread against 14-24k on two; W3 2.1-2.6k against
-    0.6-2.8k; W5 60-106k against 42-71k (``benchmarks/RESULTS.md``).
+    each product. Measured on the 2-core benchmark machine, fresh processes: W1 39-53k
+    samples/s on one thread against 14-24k on two; W3 2.1-2.6k against 0.6-2.8k; in one
+    process at a load average of 1, W1 2.7 ms per step against a median of 15 ms
+    (``benchmarks/RESULTS.md``).
 
     >>> from tapeflow._backend import blas
     >>> with blas.single_thread():
