@@ -1,4 +1,4 @@
-"""W1-W6 in Keras 3 on TensorFlow, the way a user runs them: ``compile`` + ``fit(verbose=0)``.
+"""W1-W6 in Keras 3 on TensorFlow: ``_workloads_tapeflow.py``'s model code with ``import keras``.
 
 Run by ``bench.py`` with the peers' interpreter; prints one JSON line per workload.
 """
@@ -7,75 +7,10 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["BENCH_KERAS"] = "keras"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import keras  # noqa: E402
-from _workloads_common import Timer, main, make_data  # noqa: E402
-from keras import layers  # noqa: E402
-
-
-def build(wid):
-    if wid in ("W1", "W5"):
-        return keras.Sequential([keras.Input((784,)), layers.Dense(512, activation="relu"),
-                                 layers.Dense(10, activation="softmax")])
-    if wid == "W2":
-        return keras.Sequential([keras.Input((784,)), layers.Dense(300, activation="relu"),
-                                 layers.Dense(100, activation="relu"),
-                                 layers.Dense(10, activation="softmax")])
-    if wid == "W3":
-        return keras.Sequential([keras.Input((28, 28, 1)),
-                                 layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-                                 layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-                                 layers.Flatten(), layers.Dense(10, activation="softmax")])
-    if wid == "W4":
-        return keras.Sequential([keras.Input((8,)), layers.Dense(16, activation="relu"),
-                                 layers.Dense(1)])
-    return keras.Sequential([keras.Input((100,), dtype="int32"), layers.Embedding(10000, 32),
-                             layers.LSTM(32), layers.Dense(1, activation="sigmoid")])
-
-
-COMPILE = {
-    "W1": lambda: dict(optimizer=keras.optimizers.RMSprop(),
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"]),
-    "W2": lambda: dict(optimizer=keras.optimizers.SGD(0.01),
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"]),
-    "W3": lambda: dict(optimizer=keras.optimizers.Adam(),
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"]),
-    "W4": lambda: dict(optimizer=keras.optimizers.SGD(0.01), loss="mse"),
-    "W6": lambda: dict(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy",
-                       metrics=["accuracy"]),
-}
-BATCH = {"W1": 128, "W2": 32, "W3": 128, "W4": 32, "W5": 1024, "W6": 64}
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    def __init__(self, timer):
-        super().__init__()
-        self.timer = timer
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.timer.begin()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.timer.end()
-
-
-def run_one(wid, epochs, seed):
-    keras.utils.set_random_seed(seed)
-    x, y = make_data(wid, seed)
-    model = build(wid)
-    timer = Timer()
-    if wid == "W5":
-        for _ in range(epochs + 1):
-            timer.begin()
-            model.predict(x, batch_size=BATCH[wid], verbose=0)
-            timer.end()
-        return timer.times[1:], {}
-    model.compile(**COMPILE[wid]())
-    hist = model.fit(x, y, batch_size=BATCH[wid], epochs=epochs + 1, verbose=0,
-                     callbacks=[_EpochTimer(timer)])
-    return timer.times[1:], {"final_loss": float(hist.history["loss"][-1])}
-
+import _workloads_tapeflow as workloads  # noqa: E402
 
 if __name__ == "__main__":
-    main(run_one, "keras")
+    workloads.main(workloads.run_one, "keras")

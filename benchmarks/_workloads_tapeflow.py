@@ -1,6 +1,7 @@
-"""W1-W6 in tapeflow through its public Keras API: ``compile`` + ``fit(verbose=0)``.
+"""W1-W6 through the Keras API, the way a user runs them: ``compile`` + ``fit(verbose=0)``.
 
-The model code is ``_workloads_keras.py``'s, line for line, with ``from tapeflow import keras``.
+The same model code runs tapeflow (``from tapeflow import keras``) and, imported by
+``_workloads_keras.py`` with ``BENCH_KERAS=keras``, Keras 3 on TensorFlow.
 Run by ``bench.py``; prints one JSON line per workload.
 """
 
@@ -11,8 +12,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _workloads_common import Timer, main, make_data  # noqa: E402
 
-from tapeflow import keras  # noqa: E402
-from tapeflow.keras import layers  # noqa: E402
+FRAMEWORK = os.environ.get("BENCH_KERAS", "tapeflow")
+if FRAMEWORK == "keras":
+    import keras  # noqa: E402
+    from keras import layers  # noqa: E402
+else:
+    from tapeflow import keras  # noqa: E402
+    from tapeflow.keras import layers  # noqa: E402
 
 
 def build(wid):
@@ -79,4 +85,4 @@ def run_one(wid, epochs, seed):
 
 
 if __name__ == "__main__":
-    main(run_one, "tapeflow")
+    main(run_one, FRAMEWORK)
