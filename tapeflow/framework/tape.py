@@ -139,17 +139,20 @@ class GradientTape:
         if len(flat_og) != len(flat_targets):
             raise ValueError(f"GradientTape.gradient: got {len(flat_og)} output_gradients for "
                              f"{len(flat_targets)} targets.")
-        for s in flat_sources:
-            if not isinstance(s, _TensorLike):
-                raise ValueError(f"GradientTape.gradient: sources must be Tensors or Variables, "
-                                 f"got {type(s).__name__}.")
+        if not flat_list:   # (a flat list was checked above)
+            for s in flat_sources:
+                if not isinstance(s, _TensorLike):
+                    raise ValueError(f"GradientTape.gradient: sources must be Tensors or "
+                                     f"Variables, got {type(s).__name__}.")
         grads = self._backward(flat_targets, flat_og)
         self._finish()
         unconnected = UnconnectedGradients(unconnected_gradients)
         out = []
         ops = _tensor._ops
         for s in flat_sources:
-            g = grads.get(id(s)) if _reg.watchable(s) else None
+            g = grads.get(id(s))
+            if g is not None and not _reg.watchable(s):   # only float sources get gradients
+                g = None
             if g is None and unconnected is UnconnectedGradients.ZERO:
                 g = ops.zeros_like(s)
             out.append(g)

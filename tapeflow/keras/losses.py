@@ -398,6 +398,17 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 # ---------------------------------------------------------------------------------------------
 # reduction and the Loss classes
 
+_FUSED_OPS = []
+
+
+def _fused_ops():
+    if not _FUSED_OPS:   # imported on first use, then cached (an import per call costs ~0.5 us)
+        from tapeflow.ops import fused_ops  # noqa: PLC0415
+
+        _FUSED_OPS.append(fused_ops)
+    return _FUSED_OPS[0]
+
+
 def _standardize_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
@@ -471,6 +482,14 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         in_mask = getattr(y_pred, "_keras_mask", None)
+        if (sample_weight is None and in_mask is None and self.reduction == "sum_over_batch_size"
+                and self.dtype is None and getattr(self, "fn", None) is mean_squared_error
+                and not self._fn_kwargs and type(self).call is LossFunctionWrapper.call):
+            # MSE over a batch as one recorded op instead of three (issue 7: per-step overhead
+            # of small models); same numbers, forward and gradient (tapeflow/ops/fused_ops.py).
+            y_true, y_pred = _pair(y_true, y_pred, "mean_squared_error")
+            if y_pred._value.ndim >= 2 and y_pred._value.size:
+                return _fused_ops().mse_mean(y_pred, y_true)
         losses = self.call(y_true, y_pred)
         out_mask = getattr(losses, "_keras_mask", None)
         if in_mask is not None and out_mask is not None:

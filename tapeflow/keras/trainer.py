@@ -36,8 +36,13 @@ class _LossTracker:
         self._count = 0.0
 
     def update_state(self, values, sample_weight=None):
-        w = 1.0 if sample_weight is None else float(np.asarray(sample_weight).sum()) \
-            if np.ndim(sample_weight) else float(sample_weight)
+        if sample_weight is None:
+            w = 1.0
+        elif type(sample_weight) is int:   # the batch size train_step passes: skip np.ndim
+            w = float(sample_weight)
+        else:
+            w = float(np.asarray(sample_weight).sum()) if np.ndim(sample_weight) \
+                else float(sample_weight)
         v = values._value if isinstance(values, _TensorLike) else np.asarray(values)
         self._total += (float(v) if v.ndim == 0 else float(np.mean(v))) * w
         self._count += w

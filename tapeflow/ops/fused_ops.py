@@ -26,7 +26,7 @@ from tapeflow.ops import linalg_ops as la
 from tapeflow.ops import nn_ops as nn
 from tapeflow.ops import reduction_ops as r
 
-__all__ = ["fused_dense", "FUSED_ACTIVATIONS"]
+__all__ = ["fused_dense", "mse_mean", "FUSED_ACTIVATIONS"]
 
 # The activations the fused op applies itself (by Keras name).
 FUSED_ACTIVATIONS = ("linear", "relu", "tanh")
@@ -162,3 +162,69 @@ def fused_dense(x, kernel, bias=None, activation="linear"):
                                    f"{bias._value.dtype.name}.")
     return _reg.execute(_fused_dense.opdef, [x, kernel, bias], attrs)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras's mean squared error, reduced over the batch, as one recorded op (issue 7)
+#
+# ``mean(mean(squared_difference(y_pred, y_true), axis=-1))`` is three ops; for a small model
+# their dispatch and tape records cost more than the arithmetic. ``mse_mean`` runs the same three
+# forwards (the registered NumPy functions, in the same order) and records ONE op, whose gradient
+# runs the three registered gradients in turn (raw-array forms when no tape records the backward
+# pass, op-based forms otherwise, so nested tapes still give second order): the same numbers as
+# the three separate ops, forward and backward.
+
+# Not in the registry (it has no forward of its own): it exists only as tape records.
+_mse_opdef = _reg.OpDef("_MeanSquaredErrorMean", None)
+
+
+def _mse_grad_chain(op, dy, raw):
+    # op.attrs["chain"]: the records of Mean (batch), Mean (last axis), SquaredDifference.
+    for rec in op.attrs["chain"]:
+        fn = rec.opdef.raw_grad if raw else rec.opdef.grad
+        grads = fn(rec, dy)
+        dy = grads[0]
+        if raw and type(dy) is not np.ndarray:   # the tape wraps a NumPy scalar the same way
+            dy = np.asarray(dy)
+    return grads
+
+
+_mse_opdef.grad = lambda op, dy: _mse_grad_chain(op, dy, raw=False)
+_mse_opdef.raw_grad = lambda op, dy: _mse_grad_chain(op, dy, raw=True)
+
+
+def _tensor_of(value):
+    t = Tensor.__new__(Tensor)
+    t._value = value if type(value) is np.ndarray else np.asarray(value)
+    return t
+
+
+def mse_mean(y_pred, y_true):
+    """``reduce_mean(reduce_mean(squared_difference(y_pred, y_true), axis=-1))`` as one op.
+
+    What ``keras.losses.mean_squared_error`` reduced with ``"sum_over_batch_size"`` computes,
+    with the same numbers, for float Tensors of one shape, rank >= 2 and no zero-size axis.
+
+    >>> import tapeflow as tf
+    >>> from tapeflow.ops.fused_ops import mse_mean
+    >>> float(mse_mean(tf.constant([[1.0, 3.0], [0.0, 0.0]]), tf.constant([[1.0, 1.0],
+    ...                                                                  [0.0, 2.0]])))
+    2.0
+    """
+    yp, yt = y_pred._value, y_true._value
+    if yp.shape != yt.shape or yp.dtype != yt.dtype or yp.ndim < 2 or yp.size == 0:
+        raise InvalidArgumentError(f"mse_mean: expected two float Tensors of one shape, rank "
+                                   f">= 2 and no empty axis, got {tuple(yp.shape)} "
+                                   f"{yp.dtype.name} and {tuple(yt.shape)} {yt.dtype.name}.")
+    sq_def, mean_def = _reg.REGISTRY["SquaredDifference"], _reg.REGISTRY["Mean"]
+    sd = _tensor_of(sq_def.forward(yp, yt))
+    axes1 = (yp.ndim - 1,)
+    m1 = _tensor_of(mean_def.forward(sd._value, axes=axes1, keepdims=False))
+    axes2 = tuple(range(m1._value.ndim))
+    out = _tensor_of(mean_def.forward(m1._value, axes=axes2, keepdims=False))
+    if _reg._TAPES:
+        chain = (_reg.OpRecord(mean_def, (m1,), (out,), {"axes": axes2, "keepdims": False}),
+                 _reg.OpRecord(mean_def, (sd,), (m1,), {"axes": axes1, "keepdims": False}),
+                 _reg.OpRecord(sq_def, (y_pred, y_true), (sd,), {}))
+        _reg.record(_mse_opdef, (y_pred, y_true), (out,), {"chain": chain})
+    return out

@@ -1,6 +1,7 @@
 """``InputSpec``: what a layer accepts, and the one check that names what did not fit."""
 
 from tapeflow.framework import nest
+from tapeflow.framework.tensor import Tensor
 
 
 class InputSpec:
@@ -80,7 +81,9 @@ input shape to have value 4, but received input with shape (2, 5)
     """
     if not input_spec:
         return
-    if isinstance(input_spec, InputSpec) and hasattr(inputs, "shape"):   # the common case
+    # the common case; a Tensor is tested by type first, since `hasattr(t, "shape")` would build
+    # a TensorShape (issue 7: per-call overhead)
+    if isinstance(input_spec, InputSpec) and (type(inputs) is Tensor or hasattr(inputs, "shape")):
         _check_one(input_spec, inputs, 0, layer_name)
         return
     specs = nest.flatten(input_spec)

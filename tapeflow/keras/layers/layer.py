@@ -454,9 +454,21 @@ class Layer:
         return previous_mask
 
     def __call__(self, *args, **kwargs):
-        if _node.any_symbolic(args, kwargs):
-            return self._symbolic_call(args, kwargs)
-        args, kwargs = self._convert_inputs(args, kwargs)
+        if len(args) == 1 and type(args[0]) is Tensor and (not kwargs or (
+                len(kwargs) == 1 and type(kwargs.get("training")) is bool)):
+            # The common eager call (one Tensor, at most a `training` flag: what fit and a
+            # model make per step) is not symbolic, and converting it is at most the autocast
+            # below (``_convert_inputs``'s rule), so skip both general walks (issue 7).
+            first = args[0]
+            dt = first._value.dtype
+            if dt.kind == "f" and self.autocast:
+                target = self._dtype_policy.compute_dtype
+                if target is not None and dt != _np_dtype(target):
+                    args = (_cast(first, target),)
+        else:
+            if _node.any_symbolic(args, kwargs):
+                return self._symbolic_call(args, kwargs)
+            args, kwargs = self._convert_inputs(args, kwargs)
         inputs = args[0] if args else next(iter(kwargs.values()), None)
         assert_input_compatibility(self._input_spec, inputs, self.name)
         if not self.built:
@@ -465,7 +477,9 @@ class Layer:
             _clear_losses()   # an outer call starts: the previous call's add_loss values go
         kwargs, training, previous_mask = self._call_kwargs(inputs, kwargs)
         outputs = self._call_in_scope(args, kwargs, training)
-        if self._supports_masking:
+        # (the base compute_mask passes the input mask on: with none, there is nothing to set)
+        if self._supports_masking and (previous_mask is not None or
+                                       type(self).compute_mask is not Layer.compute_mask):
             self._set_output_mask(inputs, outputs, previous_mask)
         if self.activity_regularizer is not None and not _SYMBOLIC[0]:
             self._add_activity_loss(outputs)

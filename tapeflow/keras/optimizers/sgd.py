@@ -58,6 +58,17 @@ class SGD(Optimizer):
             return step, False
         return m, False
 
+    def _flat_update(self, arrays, lr):
+        if self.momentum != 0:
+            return super()._flat_update(arrays, lr)
+        # Plain SGD has no slots and its update is elementwise, so gathering the gradients
+        # into one flat buffer first is a copy for nothing: update each variable from its own
+        # gradient, with the same numbers as ``_delta`` (issue 7: W2's step, ~20 us less).
+        for g, v in zip(arrays, self._trainable_variables):
+            w = v._value
+            w -= g * w.dtype.type(lr)
+        return None
+
     def get_config(self):
         config = super().get_config()
         config.update({"momentum": self.momentum, "nesterov": self.nesterov})
