@@ -130,13 +130,15 @@ def _check_int_zero(x, y, name):
 @op("FloorDiv")
 def _floordiv(x, y):
     _check_int_zero(x, y, "FloorDiv")
-    return np.floor_divide(x, y)
+    with np.errstate(divide="ignore", invalid="ignore"):  # float x // 0 is inf/nan, as in TF
+        return np.floor_divide(x, y)
 
 
 @op("FloorMod")
 def _floormod(x, y):
     _check_int_zero(x, y, "FloorMod")
-    return np.mod(x, y)
+    with np.errstate(divide="ignore", invalid="ignore"):  # float x % 0 is nan, as in TF
+        return np.mod(x, y)
 
 
 @_floormod.defgrad
@@ -401,7 +403,8 @@ def rsqrt(x):
     >>> tf.math.rsqrt(tf.constant([4.0])).numpy()
     array([0.5], dtype=float32)
     """
-    return 1.0 / np.sqrt(x)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rsqrt(0) is inf, as in TF
+        return 1.0 / np.sqrt(x)
 
 
 @rsqrt.defgrad
@@ -419,7 +422,8 @@ def reciprocal(x):
     >>> tf.math.reciprocal(tf.constant([2.0])).numpy()
     array([0.5], dtype=float32)
     """
-    return np.reciprocal(x)
+    with np.errstate(divide="ignore"):  # 1 / 0 is inf, as in TF
+        return np.reciprocal(x)
 
 
 @reciprocal.defgrad
