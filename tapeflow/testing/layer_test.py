@@ -7,9 +7,8 @@ and one ``fit`` step that lowers the loss on a fixed seed.
 
 import json
 
-import numpy as np
-
 import tapeflow as tf
+from tapeflow._backend import np
 from tapeflow.framework import nest
 
 __all__ = ["run_layer_test"]
