@@ -6,7 +6,7 @@ import builtins
 from tapeflow._backend import np
 from tapeflow.framework import dtypes as _dt
 from tapeflow.framework.errors import InvalidArgumentError
-from tapeflow.framework.registry import not_differentiable, op
+from tapeflow.framework.registry import _TAPES, not_differentiable, op
 from tapeflow.framework.tensor import Tensor, _TensorLike, _wrap
 from tapeflow.ops import math_ops as m
 from tapeflow.ops._helpers import norm_axis, shape_arg, to_tensor
@@ -37,7 +37,8 @@ def reshape(tensor, shape, name=None):
     x = to_tensor(tensor)
     shape = shape_arg(shape)
     if x._value.shape == shape:
-        return _reshape(x, shape=shape) if _needs_record(x) else x
+        # same shape: record an op only under a tape, so gradients still see a new output
+        return _reshape(x, shape=shape) if _TAPES else x
     size = x._value.size
     known = 1
     for d in shape:
@@ -49,12 +50,6 @@ def reshape(tensor, shape, name=None):
             f"reshape: cannot reshape a tensor with {size} elements (shape "
             f"{tuple(x._value.shape)}) to shape {list(shape)}.")
     return _reshape(x, shape=shape)
-
-
-def _needs_record(x):
-    from tapeflow.framework import registry
-
-    return bool(registry._TAPES)
 
 
 @op("Transpose")

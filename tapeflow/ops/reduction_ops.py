@@ -3,8 +3,9 @@
 from tapeflow._backend import np
 from tapeflow.framework import dtypes as _dt
 from tapeflow.framework.registry import not_differentiable, op
+from tapeflow.ops import array_ops as _array_ops
 from tapeflow.ops import math_ops as m
-from tapeflow.ops._helpers import norm_axis, to_tensor
+from tapeflow.ops._helpers import norm_axis, shape_arg, to_tensor
 
 
 def _kept_shape(shape, axes):
@@ -29,8 +30,6 @@ def broadcast_to(input, shape, name=None):  # noqa: A002 - TensorFlow's argument
     array([[1., 2.],
            [1., 2.]], dtype=float32)
     """
-    from tapeflow.ops._helpers import shape_arg
-
     x = to_tensor(input)
     shape = shape_arg(shape)
     try:
@@ -51,9 +50,7 @@ def _expand_grad(dy, x, axes, keepdims):
 
 
 def m_reshape(x, shape):
-    from tapeflow.ops.array_ops import reshape
-
-    return reshape(x, shape)
+    return _array_ops.reshape(x, shape)
 
 
 @op("Sum")
