@@ -193,6 +193,7 @@ __version__ = "0.1.0"
 newaxis = None
 
 _LAZY = {"keras": "tapeflow.keras", "data": "tapeflow.data", "random": "tapeflow.random",
+         "config": "tapeflow.config",
          "bitwise": "tapeflow.bitwise",
          "debugging": "tapeflow.debugging", "teach": "tapeflow.teach"}
 

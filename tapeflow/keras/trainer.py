@@ -612,10 +612,14 @@ class Trainer:
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             logs = {}
-            with blas.single_thread():  # small-batch steps: one BLAS thread (issue 7)
+            # small products on one BLAS thread; large ones on the count measured fastest
+            threads = self._step_threads("fit")
+            with blas.single_thread():
                 for step, batch in train.enumerate_epoch():
                     callbacks.on_train_batch_begin(step)
+                    threads.begin()
                     logs = self.train_step(batch)
+                    threads.end()
                     callbacks.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
@@ -635,6 +639,18 @@ class Trainer:
             finalize(self.trainable_weights)
         callbacks.on_train_end(logs=epoch_logs)
         return self.history
+
+    def _step_threads(self, loop):
+        """The BLAS thread chooser of this model's ``loop`` (kept across calls, so each epoch or
+        ``predict`` call goes on from what the previous ones measured)."""
+        choosers = self.__dict__.get("_blas_step_threads")
+        if choosers is None:
+            choosers = {}
+            object.__setattr__(self, "_blas_step_threads", choosers)   # not a tracked attribute
+        threads = choosers.get(loop)
+        if threads is None:
+            threads = choosers[loop] = blas.StepThreads()
+        return threads
 
     def _validation_iterator(self, data, batch_size, steps):
         if isinstance(data, tuple) and len(data) in (2, 3) and not _is_stream(data):
@@ -674,10 +690,13 @@ class Trainer:
         self.reset_metrics()
         callbacks.on_test_begin()
         logs = {}
-        with _no_tape(), blas.single_thread():  # one BLAS thread (issue 7)
+        threads = self._step_threads("evaluate")   # as in fit (issue 7)
+        with _no_tape(), blas.single_thread():
             for step, batch in iterator.enumerate_epoch():
                 callbacks.on_test_batch_begin(step)
+                threads.begin()
                 logs = self.test_step(batch)
+                threads.end()
                 callbacks.on_test_batch_end(step, logs)
         logs = _pythonify(logs if logs else self.get_metrics_result())
         callbacks.on_test_end(logs)
@@ -704,10 +723,13 @@ class Trainer:
                                           verbose=verbose, epochs=1, steps=it.num_batches)
         callbacks.on_predict_begin()
         outputs = []
-        with _no_tape():  # large products (batch 1024) use both BLAS threads: blas.dot
+        threads = self._step_threads("predict")   # as in fit (issue 7)
+        with _no_tape(), blas.single_thread():
             for step, batch in it.enumerate_epoch():
                 callbacks.on_predict_batch_begin(step)
+                threads.begin()
                 out = self.predict_step(batch)
+                threads.end()
                 outputs.append(nest.map_structure(_numpy, out))
                 callbacks.on_predict_batch_end(step, {"outputs": out})
         callbacks.on_predict_end()
