@@ -77,11 +77,22 @@ def run_one(wid, epochs, seed):
             timer.begin()
             model.predict(x, batch_size=BATCH[wid], verbose=0)
             timer.end()
-        return timer.times[1:], {}
+        return timer.times[1:], _threads(model, "predict")
     model.compile(**COMPILE[wid]())
     hist = model.fit(x, y, batch_size=BATCH[wid], epochs=epochs + 1, verbose=0,
                      callbacks=[_EpochTimer(timer)])
-    return timer.times[1:], {"final_loss": float(hist.history["loss"][-1])}
+    return timer.times[1:], {"final_loss": float(hist.history["loss"][-1]),
+                             **_threads(model, "fit")}
+
+
+def _threads(model, loop):
+    """Which BLAS thread count tapeflow's loop chose for its large products (1 or all)."""
+    chooser = model.__dict__.get("_blas_step_threads", {}).get(loop)
+    if chooser is None:
+        return {}
+    if not chooser.active:
+        return {"blas_threads": "1 (no large products)"}
+    return {"blas_threads": "1" if chooser.choice == 1 else "all"}
 
 
 if __name__ == "__main__":
