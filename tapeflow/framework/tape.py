@@ -42,6 +42,27 @@ def unbroadcast(g, shape):
     return g
 
 
+def _unbroadcast_raw(g, shape):
+    # ``unbroadcast`` on an array: the same Sum forward over the same axes, then the reshape.
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and
+                                      gshape[lead + i] != 1)
+    if axes:
+        g = _reg.REGISTRY["Sum"].forward(g, axes=axes, keepdims=False)
+        if type(g) is not np.ndarray:
+            g = np.asarray(g)
+    if g.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+def _add_arrays(a, b):
+    # ``a + b`` as the AddV2 op computes it (the tape adds gradients of one shape and dtype)
+    out = _reg.REGISTRY["AddV2"].forward(a, b)
+    return out if type(out) is np.ndarray else np.asarray(out)
+
+
 class GradientTape:
     """Records operations for automatic differentiation (``tf.GradientTape``).
 
@@ -93,10 +114,12 @@ class GradientTape:
                     self._accessed[id(t)] = t
 
     def _variable_accessed(self, v):
+        key = id(v)
         if self._watch_accessed and v._trainable and v._value.dtype.kind in "fc":
-            self._watched[id(v)] = v
-        if id(v) in self._watched:
-            self._accessed[id(v)] = v
+            self._watched[key] = v
+            self._accessed[key] = v
+        elif key in self._watched:
+            self._accessed[key] = v
 
     def watched_variables(self):
         """The variables this tape has watched, in the order first accessed."""
@@ -130,8 +153,12 @@ class GradientTape:
                             "structure of Tensors or Variables to be differentiated, but "
                             "received None.")
         # A flat list/tuple of tensors (what training loops pass) needs no nest walk.
-        flat_list = type(sources) in (list, tuple) and all(
-            isinstance(s, _TensorLike) for s in sources)
+        flat_list = type(sources) in (list, tuple)
+        if flat_list:
+            for s in sources:   # (a loop: cheaper than all() over a generator)
+                if not isinstance(s, _TensorLike):
+                    flat_list = False
+                    break
         flat_sources = list(sources) if flat_list else nest.flatten(sources)
         flat_targets = [target] if isinstance(target, _TensorLike) else nest.flatten(target)
         flat_og = [None] * len(flat_targets) if output_gradients is None else \
@@ -144,15 +171,28 @@ class GradientTape:
                 if not isinstance(s, _TensorLike):
                     raise ValueError(f"GradientTape.gradient: sources must be Tensors or "
                                      f"Variables, got {type(s).__name__}.")
-        grads = self._backward(flat_targets, flat_og)
+        for t in _reg._TAPES:
+            if t._recording and t is not self:
+                grads = self._backward(flat_targets, flat_og)
+                break
+        else:
+            # No tape records the backward pass: walk it on raw arrays and wrap only the
+            # sources' gradients (issue 7: per-step overhead).
+            grads = self._backward_raw(flat_targets, flat_og)
         self._finish()
-        unconnected = UnconnectedGradients(unconnected_gradients)
+        unconnected = unconnected_gradients if unconnected_gradients is \
+            UnconnectedGradients.NONE else UnconnectedGradients(unconnected_gradients)
         out = []
         ops = _tensor._ops
         for s in flat_sources:
             g = grads.get(id(s))
-            if g is not None and not _reg.watchable(s):   # only float sources get gradients
-                g = None
+            if g is not None:
+                if s._value.dtype.kind not in "fc":   # only float sources get gradients
+                    g = None
+                elif type(g) is not Tensor:
+                    t = Tensor.__new__(Tensor)
+                    t._value = g   # (an ndarray: `_wrap` without its check)
+                    g = t
             if g is None and unconnected is UnconnectedGradients.ZERO:
                 g = ops.zeros_like(s)
             out.append(g)
@@ -216,6 +256,82 @@ class GradientTape:
                     key = id(inp)
                     prev = grads.get(key)
                     grads[key] = g if prev is None else prev + g
+        finally:
+            self._recording = was_recording
+        return grads
+
+    def _backward_raw(self, targets, output_grads):
+        """``_backward`` for when no tape records the backward pass, on raw arrays.
+
+        Returns ``{id(tensor): ndarray}``. Every op with a ``raw_grad`` runs it on arrays; the
+        others get their ``dys`` wrapped as Tensors. The numbers are ``_backward``'s: the same
+        gradient functions, and the same forwards for the sums, casts and additions the tape
+        does itself (``Sum``, ``Cast``, ``AddV2``), in the same order.
+        """
+        grads = {}
+        for t, og in zip(targets, output_grads):
+            if not isinstance(t, _TensorLike) or not _reg.watchable(t):
+                continue
+            tv = t._value
+            if og is None:
+                g = np.ones(tv.shape, dtype=tv.dtype)   # ``ones_like``'s array
+            else:
+                g = _tensor.convert_to_tensor(og, dtype=t.dtype)
+                if g._value.shape != tv.shape:
+                    _check_output_gradient_shape(g, t)
+                g = g._value
+            prev = grads.get(id(t))
+            grads[id(t)] = g if prev is None else _add_arrays(prev, g)
+        was_recording = self._recording
+        self._recording = False
+        wrap = _tensor._wrap
+        ndarray = np.ndarray
+        try:
+            for rec in reversed(self._records):
+                outs = rec.outputs
+                if len(outs) == 1:  # the common case, without building lists
+                    d = grads.get(id(outs[0]))
+                    if d is None:
+                        continue
+                    dys = (d,)
+                else:
+                    dys = [grads.get(id(o)) for o in outs]
+                    if all(d is None for d in dys):
+                        continue
+                    # ``zeros_like``'s array for the outputs nothing flowed into
+                    dys = [np.zeros(o._value.shape, dtype=o._value.dtype) if d is None else d
+                           for o, d in zip(outs, dys)]
+                opdef = rec.opdef
+                raw_grad = opdef.raw_grad
+                if raw_grad is not None:
+                    in_grads = raw_grad(rec, *dys)
+                else:
+                    in_grads = opdef.grad(rec, *[wrap(d) for d in dys])
+                if len(in_grads) != len(rec.inputs):
+                    raise AssertionError(f"gradient of {opdef.name} returned "
+                                         f"{len(in_grads)} values for {len(rec.inputs)} inputs")
+                for inp, g in zip(rec.inputs, in_grads):
+                    if g is None:
+                        continue
+                    iv = inp._value
+                    idt = iv.dtype
+                    if idt.kind not in "fc":
+                        continue
+                    if type(g) is not ndarray:   # converted as ``_backward`` converts it
+                        if raw_grad is not None:
+                            g = np.asarray(g)     # ``_wrap``'s conversion
+                        elif type(g) is Tensor:
+                            g = g._value
+                        else:                     # a Python value, a Variable: a Tensor first
+                            g = _tensor.convert_to_tensor(g)._value
+                    if g.shape != iv.shape:
+                        g = _unbroadcast_raw(g, iv.shape)
+                    gdt = g.dtype
+                    if gdt is not idt and gdt != idt:   # (`is`: the usual case, cheaply)
+                        g = _reg.REGISTRY["Cast"].forward(g, dtype=idt)
+                    key = id(inp)
+                    prev = grads.get(key)
+                    grads[key] = g if prev is None else _add_arrays(prev, g)
         finally:
             self._recording = was_recording
         return grads

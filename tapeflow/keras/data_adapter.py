@@ -214,8 +214,14 @@ class EpochIterator:
             yield step, self._slice(idx)
 
     def _slice(self, idx):
-        def take(a):
-            return _wrap(a[idx])
+        if type(idx) is slice:
+            def take(a):
+                return _wrap(a[idx])
+        else:
+            # A shuffled batch: ``ndarray.take`` gathers the same rows as ``a[idx]`` (a
+            # C-contiguous copy either way) in a fifth of the time (issue 7).
+            def take(a):
+                return _wrap(a.take(idx, axis=0) if type(a) is np.ndarray else a[idx])
         x = nest.map_structure(take, self.x) if not isinstance(self.x, np.ndarray) else \
             take(self.x)
         if self.y is None:

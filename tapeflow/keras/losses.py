@@ -424,6 +424,13 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
     >>> float(reduce_weighted_values([1.0, 3.0], sample_weight=[1.0, 0.0]))
     0.5
     """
+    if sample_weight is None and mask is None and dtype is None and type(values) is Tensor and \
+            reduction == "sum_over_batch_size":
+        v = values._value
+        if v.ndim and v.shape != (0,) and v.dtype.kind == "f":
+            # the common case (no weights, no mask): the Mean op ``reduce_mean`` would run,
+            # without its argument handling (issue 7: per-step overhead)
+            return r._mean(values, axes=tuple(range(v.ndim)), keepdims=False)
     reduction = _standardize_reduction(reduction)
     values = values if type(values) is Tensor else convert_to_tensor(values)
     if dtype is not None and values.dtype != dtype:
@@ -487,6 +494,11 @@ class Loss:
                 and not self._fn_kwargs and type(self).call is LossFunctionWrapper.call):
             # MSE over a batch as one recorded op instead of three (issue 7: per-step overhead
             # of small models); same numbers, forward and gradient (tapeflow/ops/fused_ops.py).
+            if type(y_pred) is Tensor and type(y_true) is Tensor:
+                pv, tv = y_pred._value, y_true._value
+                if pv.dtype.kind == "f" and tv.dtype == pv.dtype and tv.shape == pv.shape and \
+                        pv.ndim >= 2 and pv.size:   # what `_pair` would leave as it is
+                    return _fused_ops().mse_mean(y_pred, y_true)
             y_true, y_pred = _pair(y_true, y_pred, "mean_squared_error")
             if y_pred._value.ndim >= 2 and y_pred._value.size:
                 return _fused_ops().mse_mean(y_pred, y_true)

@@ -13,7 +13,7 @@ validation merged as ``val_*``. ``train_step`` is the GradientTape pattern::
 import contextlib
 import warnings
 
-from tapeflow._backend import blas, np
+from tapeflow._backend import blas, memory, np
 from tapeflow.framework import nest
 from tapeflow.framework import registry as _reg
 from tapeflow.framework.tape import GradientTape
@@ -120,6 +120,16 @@ class _CompileLoss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         if not self._built:
             self._build(y_true, y_pred)
+        if sample_weight is None and type(y_pred) is Tensor and type(y_true) is Tensor and \
+                len(self._fns) == 1:
+            # One output and one target Tensor: the loop below, without building its lists
+            # (no per-output tracker exists for a single loss).
+            fn = self._fns[0]
+            if fn is None:
+                return None
+            value = fn(y_true, y_pred, sample_weight=None)
+            w = self._weights[0]
+            return value if w == 1.0 else value * w
         names = self._names
         preds = _flat_outputs(y_pred, names)
         trues = _flat_targets(y_true, names, len(preds))
@@ -462,7 +472,7 @@ class Trainer:
             if self._compile_loss is not None:
                 out.extend(self._compile_loss.metrics)
         out.extend(self._metrics)
-        for layer in self._flatten_layers(include_self=False):
+        for layer in self._memo_sublayers():   # (cached while no layer changes: read every step)
             out.extend(getattr(layer, "_metrics", []))
         return out
 
@@ -645,6 +655,7 @@ class Trainer:
         ``predict`` call goes on from what the previous ones measured)."""
         choosers = self.__dict__.get("_blas_step_threads")
         if choosers is None:
+            memory.reuse_freed_memory()   # batch-sized buffers reused, not re-mapped (issue 7)
             choosers = {}
             object.__setattr__(self, "_blas_step_threads", choosers)   # not a tracked attribute
         threads = choosers.get(loop)

@@ -365,6 +365,9 @@ def _gather_grad(op, dy):
 @op("GatherGrad")
 def _gather_scatter(dy, indices, axis, batch_dims, shape):
     out = np.zeros(shape, dtype=dy.dtype)
+    if batch_dims == 0 and axis == 0 and indices.size and dy.size:
+        _scatter_rows(out, indices, dy)
+        return out
     if batch_dims == 0:
         moved = np.moveaxis(out, axis, 0)
         idx = indices.reshape(-1)
@@ -379,6 +382,40 @@ def _gather_scatter(dy, indices, axis, batch_dims, shape):
         d = np.moveaxis(dy[b].reshape(sshape[:a] + (idx.size,) + sshape[a + 1:]), a, 0)
         np.add.at(sub, idx, d)
     return out
+
+
+def _scatter_rows(out, indices, dy):
+    """``out[indices[j]] += dy[j]`` (rows of ``out``, ``dy`` shaped ``indices.shape +
+    out.shape[1:]``) for the gradient of a gather along axis 0 (an Embedding's).
+
+    ``np.add.at`` over rows runs its slow general loop (W6: 1.4 ms for 6400 rows of 32); on a
+    flat output with flat element indices it takes NumPy's fast 1-D path (~6x faster). The
+    additions happen in the order of ``dy``'s memory, one element at a time, as the row-wise
+    ``add.at`` does in index order: for a C-ordered ``dy`` the sums are the same bit for bit;
+    for a transposed view (the LSTM's input gradient) only the order of repeated rows' terms
+    differs, which saves copying ``dy``.
+    """
+    idx = indices.astype(np.intp, copy=False)
+    if idx.min() < 0:  # NumPy-style negative indices (the public gather rejects them)
+        idx = idx % out.shape[0]
+    row = out[0].size
+    # flat element index of every element of dy: idx * row + position within the row
+    base = (idx * row).reshape(idx.shape + (1,) * (out.ndim - 1))
+    cols = np.arange(row, dtype=np.intp).reshape((1,) * idx.ndim + out.shape[1:])
+    order = _memory_order(dy)
+    if order is not None:   # walk dy in memory order (no copy); lin is built in that order
+        dy, base, cols = dy.transpose(order), base.transpose(order), cols.transpose(order)
+    lin = np.add(base, cols, order="C")     # (in the transposed order when there is one)
+    np.add.at(out.reshape(-1), lin.reshape(-1), dy.reshape(-1))
+
+
+def _memory_order(a):
+    """The axis order in which ``a``'s elements lie contiguously in memory when ``a`` is a
+    transposed view of a C-contiguous array (None when it is C-contiguous or not such a view)."""
+    if a.flags.c_contiguous or a.ndim < 2:
+        return None
+    order = tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
+    return order if a.transpose(order).flags.c_contiguous else None
 
 
 @_gather_scatter.defgrad

@@ -178,9 +178,20 @@ def fused_dense(x, kernel, bias=None, activation="linear"):
 _mse_opdef = _reg.OpDef("_MeanSquaredErrorMean", None)
 
 
+def _mse_chain(op):
+    # The records of Mean (batch), Mean (last axis) and SquaredDifference, in backward order,
+    # made from what the forward kept (only when a backward pass needs them).
+    y_pred, y_true = op.inputs
+    sd, m1, axes1, axes2 = op.attrs["parts"]
+    sd, m1 = _tensor_of(sd), _tensor_of(m1)
+    mean_def = _reg.REGISTRY["Mean"]
+    return (_reg.OpRecord(mean_def, (m1,), op.outputs, {"axes": axes2, "keepdims": False}),
+            _reg.OpRecord(mean_def, (sd,), (m1,), {"axes": axes1, "keepdims": False}),
+            _reg.OpRecord(_reg.REGISTRY["SquaredDifference"], (y_pred, y_true), (sd,), {}))
+
+
 def _mse_grad_chain(op, dy, raw):
-    # op.attrs["chain"]: the records of Mean (batch), Mean (last axis), SquaredDifference.
-    for rec in op.attrs["chain"]:
+    for rec in _mse_chain(op):
         fn = rec.opdef.raw_grad if raw else rec.opdef.grad
         grads = fn(rec, dy)
         dy = grads[0]
@@ -189,8 +200,25 @@ def _mse_grad_chain(op, dy, raw):
     return grads
 
 
+def _mse_raw_grad(op, dy):
+    # The three raw gradients above in closed form. The two Means spread dy evenly, so every
+    # element of the upstream gradient of SquaredDifference is one value c = (dy / n2 / n1) * 2,
+    # and its gradient c * (y_pred - y_true) is computed here with the same float operations in
+    # the same order, on one element instead of a whole array: the same bits (tested).
+    if dy.size != 1:
+        return _mse_grad_chain(op, dy, raw=True)
+    yp, yt = op.inputs[0]._value, op.inputs[1]._value
+    n1 = yp.shape[-1]
+    n2 = yp.size // n1
+    c = dy.reshape(1)
+    c = np.true_divide(c, np.asarray(float(max(n2, 1)), dtype=c.dtype))   # Mean over the batch
+    c = np.true_divide(c, np.asarray(float(max(n1, 1)), dtype=c.dtype))   # Mean over the last axis
+    g = c * np.asarray(2.0, dtype=c.dtype) * (yp - yt)                     # SquaredDifference
+    return (g, np.negative(g))
+
+
 _mse_opdef.grad = lambda op, dy: _mse_grad_chain(op, dy, raw=False)
-_mse_opdef.raw_grad = lambda op, dy: _mse_grad_chain(op, dy, raw=True)
+_mse_opdef.raw_grad = _mse_raw_grad
 
 
 def _tensor_of(value):
@@ -217,14 +245,11 @@ def mse_mean(y_pred, y_true):
                                    f">= 2 and no empty axis, got {tuple(yp.shape)} "
                                    f"{yp.dtype.name} and {tuple(yt.shape)} {yt.dtype.name}.")
     sq_def, mean_def = _reg.REGISTRY["SquaredDifference"], _reg.REGISTRY["Mean"]
-    sd = _tensor_of(sq_def.forward(yp, yt))
+    sd = sq_def.forward(yp, yt)   # the intermediate arrays become Tensors only for a backward
     axes1 = (yp.ndim - 1,)
-    m1 = _tensor_of(mean_def.forward(sd._value, axes=axes1, keepdims=False))
-    axes2 = tuple(range(m1._value.ndim))
-    out = _tensor_of(mean_def.forward(m1._value, axes=axes2, keepdims=False))
+    m1 = mean_def.forward(sd, axes=axes1, keepdims=False)
+    axes2 = tuple(range(m1.ndim))
+    out = _tensor_of(mean_def.forward(m1, axes=axes2, keepdims=False))
     if _reg._TAPES:
-        chain = (_reg.OpRecord(mean_def, (m1,), (out,), {"axes": axes2, "keepdims": False}),
-                 _reg.OpRecord(mean_def, (sd,), (m1,), {"axes": axes1, "keepdims": False}),
-                 _reg.OpRecord(sq_def, (y_pred, y_true), (sd,), {}))
-        _reg.record(_mse_opdef, (y_pred, y_true), (out,), {"chain": chain})
+        _reg.record(_mse_opdef, (y_pred, y_true), (out,), {"parts": (sd, m1, axes1, axes2)})
     return out

@@ -1,10 +1,12 @@
 """Fused recurrent kernels: a whole LSTM / GRU / SimpleRNN sequence as one recorded op.
 
-The input projection ``x @ kernel + bias`` is one GEMM over every timestep; the loop then does one
-recurrent GEMM and a handful of in-place ufuncs per step on time-major buffers. The gradient is a
+GRU / SimpleRNN: the input projection ``x @ kernel + bias`` is one GEMM over every timestep; the
+loop then does one recurrent GEMM and a handful of in-place ufuncs per step on time-major buffers.
+LSTM (issue 7, W6): batch-last buffers, one GEMM per step that covers the input, the bias and the
+recurrent term, reordered gates and recycled workspaces (see the LSTM section). The gradient is a
 hand-written backward-through-time (``*SequenceGrad``) that reuses the forward's saved gates and
-finishes with one GEMM per weight over all timesteps. The tape therefore holds one record per layer
-call instead of dozens per step.
+finishes with GEMMs over all timesteps for the weights. The tape therefore holds one record per
+layer call instead of dozens per step.
 
 The backward op is itself not differentiable: second-order gradients through these fused kernels
 are not available (the Keras layers fall back to a step-by-step loop of ordinary ops when they
@@ -39,116 +41,252 @@ def _mask_tm(mask, dtype):
     return np.ascontiguousarray(mask.T.astype(dtype))[..., None]     # (T, B, 1)
 
 
+# ---------------------------------------------------------------- workspace
+# The LSTM's per-call buffers are megabytes each (W6: ~14 MB per batch). Freshly allocated, each
+# page costs a page fault on first touch (glibc returns such blocks to the system on free), which
+# on the benchmark VM cost more than the arithmetic (issue 7). Buffers that never leave this
+# module (the forward's saved activations, the backward's temporaries) are therefore recycled:
+# ``_take`` reuses a free buffer of the same size, ``_give`` returns one. Arrays handed to the
+# caller (outputs, gradients) are always fresh.
+_POOL = {}                  # nbytes -> free flat uint8 buffers
+_POOL_MAX_BYTES = 128 << 20   # idle bytes kept at most (larger sequences allocate afresh)
+_pool_bytes = [0]
+
+
+def _take(shape, dt):
+    size = 1
+    for s in shape:
+        size *= s
+    nbytes = size * dt.itemsize
+    free = _POOL.get(nbytes)
+    if free:
+        try:
+            buf = free.pop()
+            _pool_bytes[0] -= nbytes
+        except IndexError:       # another thread took it first
+            buf = np.empty(nbytes, np.uint8)
+    else:
+        buf = np.empty(nbytes, np.uint8)
+    return buf.view(dt).reshape(shape)
+
+
+def _give(*arrays):
+    for a in arrays:
+        buf = a.base if a.base is not None else a
+        if buf.dtype != np.uint8 or buf.ndim != 1 or \
+                _pool_bytes[0] + buf.nbytes > _POOL_MAX_BYTES:
+            continue
+        _pool_bytes[0] += buf.nbytes
+        _POOL.setdefault(buf.nbytes, []).append(buf)
+
+
+class _Saved(dict):
+    """The forward's saved buffers: returned to the pool when the op's record (which holds this
+    dict) is released, i.e. after the last backward (or at once when nothing records)."""
+
+    def __del__(self):
+        try:
+            _give(*self.values())
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing to return them to
+            pass
+
+
 # ---------------------------------------------------------------- LSTM
-def _lstm_forward(x, h0, c0, w, u, b, mask, cache):
-    bsz, t_len, _ = x.shape
+# Internal layout (issue 7). Everything per step is a contiguous (rows, batch) block: with the
+# batch as the last axis, a gate is a run of whole rows, so every per-step ufunc works on one
+# contiguous buffer (a (batch, 4n) layout makes each gate a strided column slice, 2-4x slower
+# per call at these sizes). The gates are reordered to (o, i, f, g): the three sigmoid gates are
+# one block for the forward's activation, and the three gates whose gradient is ``dc * factor``
+# (i, f, g) are one block for the backward. Keras's (i, f, c, o) column layout stays the public
+# one: the weights are permuted once per call and the weight gradients back once.
+#
+# xh[t] = [x_t; 1; h_{t-1}] (k = d + 1 + n rows): the step's pre-activations are then one
+# product [W; b; U]^T @ xh[t] (the input projection, the bias and the recurrent term in one GEMM,
+# no separate add), and the weight gradients are sum_t xh[t] @ dz[t]^T (dW, db and dU at once).
+# The backward's step product is only U @ dz[t] (the recurrence); dx and the weight gradients
+# are batched products over chunks of steps.
+_PERM = (3, 0, 1, 2)      # internal gate k is Keras gate _PERM[k]: (o, i, f, g) <- (i, f, c, o)
+_UNPERM = (1, 2, 3, 0)
+
+
+def _lstm_mask(mask, dtype):
+    """(keep, drop, dropped): the mask as (time, 1, batch) float 1/0, its complement, and the
+    complement as bools (for ``copyto``); None when there is no mask."""
+    if mask is None or mask.size == 0:
+        return None
+    keep = np.ascontiguousarray(mask.T.astype(dtype))[:, None, :]
+    drop = 1 - keep
+    return keep, drop, drop != 0
+
+
+def _gate_perm(a, n, order):
+    return a.reshape(a.shape[:-1] + (4, n))[..., order, :].reshape(a.shape)
+
+
+def _lstm_forward(x, h0, c0, w, u, b, mask, seq, cache):
+    bsz, t_len, d = x.shape
     n = u.shape[0]
     dt = x.dtype
-    # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: one tanh over all four gates per step
-    scale = np.full(4 * n, 0.5, dtype=dt)
-    scale[2 * n:3 * n] = 1.0
-    off = np.where(scale == 0.5, 0.5, 0.0).astype(dt)
-    xt = _time_major(x)
-    xw = (xt.reshape(t_len * bsz, -1) @ (w * scale) + b * scale).reshape(t_len, bsz, 4 * n)
-    us = u * scale
-    m = _mask_tm(mask, dt)
-    gates = xw                                          # overwritten in place with activations
-    hs = np.empty((t_len + 1, bsz, n), dt)
-    cs = np.empty((t_len + 1, bsz, n), dt)
-    tcs = np.empty((t_len, bsz, n), dt)
-    hs[0] = h0
-    cs[0] = c0
-    tmp = np.empty((bsz, 4 * n), dt)
-    ig = np.empty((bsz, n), dt)
-    for t in range(t_len):
-        g = gates[t]
-        np.matmul(hs[t], us, out=tmp)
-        g += tmp
+    k = d + 1 + n
+    a = _gate_perm(np.concatenate([w, b.reshape(1, -1), u]).astype(dt, copy=False), n, _PERM)
+    # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: the 1/2 is folded into the sigmoid gates' weights,
+    # so one tanh covers all four gates
+    at = a.T.copy()
+    at[:3 * n] *= 0.5
+    saved = _Saved(xh=_take((t_len + 1, k, bsz), dt), z=_take((t_len, 4 * n, bsz), dt),
+                   cs=_take((t_len + 1, n, bsz), dt), tcs=_take((t_len, n, bsz), dt),
+                   fc=_take((t_len, n, bsz), dt), ig=_take((t_len, n, bsz), dt))
+    xh, z, cs, tcs = saved["xh"], saved["z"], saved["cs"], saved["tcs"]
+    fc, ig = saved["fc"], saved["ig"]
+    xh[:t_len, :d] = x.transpose(1, 2, 0)
+    xh[:, d] = 1
+    xh[t_len, :d] = 0
+    xh[0, d + 1:] = h0.T
+    cs[0] = c0.T
+    m = _lstm_mask(mask, dt)
+    drop = [None] * t_len if m is None else m[2]
+    # per-step views, made by iterating the arrays (cheaper than slicing in the loop body)
+    steps = zip(z, z[:, :3 * n], z[:, :n], z[:, n:2 * n], z[:, 2 * n:3 * n], z[:, 3 * n:],
+                xh[:t_len], xh[:t_len, d + 1:], xh[1:, d + 1:], cs[:-1], cs[1:], tcs, fc, ig,
+                drop)
+    for g, s, o, i, f, gg, xt, hp, h, cp, c, tc, fct, igt, dr in steps:
+        np.matmul(at, xt, out=g)
         np.tanh(g, out=g)
-        g *= scale
-        g += off
-        c = cs[t + 1]
-        np.multiply(g[:, n:2 * n], cs[t], out=c)
-        np.multiply(g[:, :n], g[:, 2 * n:3 * n], out=ig)
-        c += ig
-        if m is not None:
-            np.copyto(c, cs[t], where=m[t] == 0)
-        np.tanh(c, out=tcs[t])
-        np.multiply(g[:, 3 * n:], tcs[t], out=hs[t + 1])
-        if m is not None:
-            np.copyto(hs[t + 1], hs[t], where=m[t] == 0)
-    cache.update(xt=xt, gates=gates, hs=hs, cs=cs, tcs=tcs, m=m)
-    return np.ascontiguousarray(hs[1:].transpose(1, 0, 2)), cs[t_len].copy()
+        s *= 0.5
+        s += 0.5
+        np.multiply(f, cp, out=fct)
+        np.multiply(i, gg, out=igt)
+        np.add(fct, igt, out=c)
+        if dr is not None:
+            np.copyto(c, cp, where=dr)
+        np.tanh(c, out=tc)
+        np.multiply(o, tc, out=h)
+        if dr is not None:
+            np.copyto(h, hp, where=dr)
+    cache.update(saved=saved, a=a, m=m, seq=seq)
+    # outputs are copies (never views of the recycled buffers, even where a transpose is
+    # already contiguous, e.g. a batch of 1)
+    c_last = cs[t_len].T.copy()
+    if seq:
+        return xh[1:, d + 1:].transpose(2, 0, 1).copy(), c_last
+    return xh[t_len, d + 1:].T.copy(), c_last
 
 
-def _lstm_backward(dys, dc_last, w, u, cache):
-    xt, gates, hs, cs, tcs, m = (cache[k] for k in ("xt", "gates", "hs", "cs", "tcs", "m"))
-    t_len, bsz, n = tcs.shape
-    dt = gates.dtype
-    g4 = gates.reshape(t_len, bsz, 4, n)
-    i_, f_, c_, o_ = g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3]
-    # every per-step factor that does not depend on the incoming gradient, for all steps at once
-    q = np.empty((t_len, bsz, 3, n), dt)
-    np.multiply(c_, i_ * (1 - i_), out=q[:, :, 0])
-    np.multiply(cs[:-1], f_ * (1 - f_), out=q[:, :, 1])
-    np.multiply(i_, 1 - c_ * c_, out=q[:, :, 2])
-    p = o_ * (1 - tcs * tcs)
-    r = tcs * o_ * (1 - o_)
-    f = np.ascontiguousarray(f_)
-    dz = np.empty((t_len, bsz, 4 * n), dt)
-    dz4 = dz.reshape(t_len, bsz, 4, n)
-    dyt = dys.transpose(1, 0, 2)
-    live = _nonzero_steps(dyt)
-    dh = np.zeros((bsz, n), dt)
-    dc = np.array(dc_last, dtype=dt, copy=True)
-    ut = np.ascontiguousarray(u.T)
-    tmp = np.empty((bsz, n), dt)
-    for t in range(t_len - 1, -1, -1):
-        if t in live:
-            dh += dyt[t]
-        if m is not None:
-            keep_h, keep_c = dh * (1 - m[t]), dc * (1 - m[t])
-            dh *= m[t]
-            dc *= m[t]
-        np.multiply(dh, p[t], out=tmp)
-        dc += tmp
-        np.multiply(dc[:, None, :], q[t], out=dz4[t, :, :3])
-        np.multiply(dh, r[t], out=dz4[t, :, 3])
-        dc *= f[t]
-        np.matmul(dz[t], ut, out=dh)
-        if m is not None:
-            dh += keep_h
-            dc += keep_c
-    dzf = dz.reshape(t_len * bsz, 4 * n)
-    dx = (dzf @ w.T).reshape(t_len, bsz, -1).transpose(1, 0, 2)
-    dw = xt.reshape(t_len * bsz, -1).T @ dzf
-    du = hs[:-1].reshape(t_len * bsz, n).T @ dzf
-    db = dzf.sum(axis=0)
-    return np.ascontiguousarray(dx), dh, dc, dw, du, db
+_CHUNK = 16    # steps whose backward factors are computed together (kept in L2 cache)
+
+
+def _lstm_factors(z, xh, fc, ig, tcs, t0, t1, fb):
+    """The per-step factors of steps [t0, t1) that do not depend on the incoming gradient, into
+    ``fb`` = [p; r; qi; qf; qg] per step: dc += dh p, dz_o = dh r, dz_{i,f,g} = dc q.
+
+    sigmoid' = s (1 - s) and tanh' = 1 - t^2, written with the products the forward kept
+    (h = o tc, fc = f c_prev, ig = i g) to save passes: p = o - h tc, r = h (1 - o),
+    qi = ig (1 - i), qf = fc (1 - f), qg = i - ig g.
+    """
+    n = tcs.shape[1]
+    zz, tc, h = z[t0:t1], tcs[t0:t1], xh[t0 + 1:t1 + 1, -n:]
+    p, r, qi, qf, qg = (fb[:, j * n:(j + 1) * n] for j in range(5))
+    np.multiply(h, tc, out=p)
+    np.subtract(zz[:, :n], p, out=p)
+    np.subtract(1, zz[:, :3 * n], out=fb[:, n:4 * n])      # 1 - (o, i, f), one block
+    r *= h
+    qi *= ig[t0:t1]
+    qf *= fc[t0:t1]
+    np.multiply(ig[t0:t1], zz[:, 3 * n:], out=qg)
+    np.subtract(zz[:, n:2 * n], qg, out=qg)
+
+
+def _lstm_backward(dys, dc_last, cache):
+    saved, a, m = cache["saved"], cache["a"], cache["m"]
+    xh, z, tcs = saved["xh"], saved["z"], saved["tcs"]
+    t_len, n, bsz = tcs.shape
+    k = xh.shape[1]
+    d = k - 1 - n
+    dt = z.dtype
+    f_ = z[:, 2 * n:3 * n]
+    a_x, a_h = a[:d], a[d + 1:]
+    # The steps run in chunks: first the chunk's step-independent factors (a few vectorised
+    # passes whose buffers stay in cache), then its steps (one small GEMM each: dh_{t-1} only),
+    # then the GEMMs over the whole chunk for dx and the weight gradients, while its dz is in
+    # cache.
+    ch = max(1, min(_CHUNK, t_len))
+    fb = _take((ch, 5 * n, bsz), dt)
+    pr2, q3 = fb[:, :2 * n].reshape(ch, 2, n, bsz), fb[:, 2 * n:].reshape(ch, 3, n, bsz)
+    # dz[t] = [dh p (scratch); dz_o; dz_i; dz_f; dz_g]: one multiply fills the first two blocks
+    dz = _take((t_len, 5 * n, bsz), dt)
+    dz2, dz3 = dz[:, :2 * n].reshape(t_len, 2, n, bsz), dz[:, 2 * n:].reshape(t_len, 3, n, bsz)
+    dzg = dz[:, n:]
+    dhs = _take((t_len + 1, n, bsz), dt)          # dhs[t]: the gradient reaching h_{t-1}
+    gws = _take((ch, k, 4 * n), dt)
+    gw = np.zeros((k, 4 * n), dt)
+    # dx is handed out as a (batch, time, d) view of a time-major array (a transposing copy
+    # costs 10x more; consumers such as the Embedding's gradient walk it in memory order)
+    dx = np.empty((t_len, d, bsz), dt)
+    dh = dhs[t_len]
+    seq = cache["seq"]
+    dyt = None
+    if seq:
+        dyt = _take((t_len, n, bsz), dt)
+        np.copyto(dyt, dys.transpose(1, 2, 0))
+        dh[...] = 0
+    else:
+        dh[...] = dys.T
+    dc = np.array(dc_last.T, dtype=dt, order="C")
+    keep_h = keep_c = None
+    for t1 in range(t_len, 0, -ch):
+        t0 = max(0, t1 - ch)
+        c = t1 - t0
+        _lstm_factors(z, xh, saved["fc"], saved["ig"], tcs, t0, t1, fb[:c])
+        for t in range(t1 - 1, t0 - 1, -1):
+            j = t - t0
+            if seq:
+                dh += dyt[t]
+            if m is not None:
+                # a masked step passes the state's gradient straight to the previous step
+                keep_h, keep_c = dh * m[1][t], dc * m[1][t]
+                dh *= m[0][t]
+                dc *= m[0][t]
+            np.multiply(dh, pr2[j], out=dz2[t])
+            dc += dz[t, :n]
+            np.multiply(dc, q3[j], out=dz3[t])
+            dc *= f_[t]
+            dh = dhs[t]
+            np.matmul(a_h, dzg[t], out=dh)
+            if m is not None:
+                dh += keep_h
+                dc += keep_c
+        np.matmul(a_x, dzg[t0:t1], out=dx[t0:t1])
+        np.matmul(xh[t0:t1], dzg[t0:t1].transpose(0, 2, 1), out=gws[:c])
+        gw += gws[:c].sum(axis=0)
+    gw = _gate_perm(gw, n, _UNPERM)                 # (k, 4n): [dW; db; dU]
+    dh0, dc0 = dh.T.copy(), dc.T.copy()       # copies: dh is in a recycled buffer
+    _give(fb, dz, dhs, gws, *(() if dyt is None else (dyt,)))
+    return dx.transpose(2, 0, 1), dh0, dc0, gw[:d], gw[d + 1:], gw[d]
 
 
 @op("LSTMSequence", n_outputs=2)
-def _lstm_seq(x, h0, c0, w, u, b, mask, cache):
-    return _lstm_forward(x, h0, c0, w, u, b, mask, cache)
+def _lstm_seq(x, h0, c0, w, u, b, mask, seq, cache):
+    return _lstm_forward(x, h0, c0, w, u, b, mask, seq, cache)
 
 
 @_lstm_seq.defgrad
 def _lstm_seq_grad(op, dys, dc):
-    x, h0, c0, w, u, b, mask = op.inputs
-    grads = _lstm_seq_backprop(dys, dc, w, u, cache=op.attrs["cache"])
+    grads = _lstm_seq_backprop(dys, dc, cache=op.attrs["cache"])
     return tuple(grads) + (None,)
 
 
 @op("LSTMSequenceGrad", n_outputs=6)
-def _lstm_seq_backprop(dys, dc, w, u, cache):
-    return _lstm_backward(dys, dc, w, u, cache)
+def _lstm_seq_backprop(dys, dc, cache):
+    return _lstm_backward(dys, dc, cache)
 
 
-def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, mask=None):
+def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, mask=None,
+                  return_sequences=True):
     """Runs a Keras-layout LSTM (tanh / sigmoid) over ``x`` (batch, time, features).
 
     Returns ``(hs, c_last)``: every step's hidden state (batch, time, units) and the last cell
-    state. One tape record for the whole sequence.
+    state; with ``return_sequences=False``, ``(h_last, c_last)`` (the backward then starts from
+    the last step's gradient alone). One tape record for the whole sequence.
 
     >>> import tapeflow as tf
     >>> from tapeflow.ops.rnn_ops import lstm_sequence
@@ -156,9 +294,15 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, mask=None):
     ...                       tf.ones([3, 16]) * 0.1, tf.zeros([4, 16]), tf.zeros([16]))
     >>> hs.shape, c.shape
     (TensorShape([2, 5, 4]), TensorShape([2, 4]))
+    >>> h, c = lstm_sequence(tf.ones([2, 5, 3]), tf.zeros([2, 4]), tf.zeros([2, 4]),
+    ...                      tf.ones([3, 16]) * 0.1, tf.zeros([4, 16]), tf.zeros([16]),
+    ...                      return_sequences=False)
+    >>> h.shape
+    TensorShape([2, 4])
     """
     m = _empty_mask(x) if mask is None else mask
-    return _lstm_seq(x, h0, c0, kernel, recurrent_kernel, bias, m, cache={})
+    return _lstm_seq(x, h0, c0, kernel, recurrent_kernel, bias, m,
+                     seq=bool(return_sequences), cache={})
 
 
 def _empty_mask(x):

@@ -99,27 +99,34 @@ input shape to have value 4, but received input with shape (2, 5)
         _check_one(spec, x, index, layer_name)
 
 
+def _head(index, layer_name):
+    return f'Input {index} of layer "{layer_name}" is incompatible with the layer:'
+
+
 def _check_one(spec, x, index, layer_name):
+    # (the message head is built only for an error: this runs on every layer call)
     shape = _shape_of(x)
     ndim = len(shape)
-    head = f'Input {index} of layer "{layer_name}" is incompatible with the layer:'
     if spec.ndim is not None and not spec.allow_last_axis_squeeze and ndim != spec.ndim:
-        raise ValueError(f"{head} expected ndim={spec.ndim}, found ndim={ndim}. "
-                         f"Full shape received: {shape}")
+        raise ValueError(f"{_head(index, layer_name)} expected ndim={spec.ndim}, found "
+                         f"ndim={ndim}. Full shape received: {shape}")
     if spec.max_ndim is not None and ndim > spec.max_ndim:
-        raise ValueError(f"{head} expected max_ndim={spec.max_ndim}, found ndim={ndim}")
+        raise ValueError(f"{_head(index, layer_name)} expected max_ndim={spec.max_ndim}, found "
+                         f"ndim={ndim}")
     if spec.min_ndim is not None and ndim < spec.min_ndim:
-        raise ValueError(f"{head} expected min_ndim={spec.min_ndim}, found ndim={ndim}. "
-                         f"Full shape received: {shape}")
+        raise ValueError(f"{_head(index, layer_name)} expected min_ndim={spec.min_ndim}, found "
+                         f"ndim={ndim}. Full shape received: {shape}")
     if spec.dtype is not None and _dtype_of(x) != spec.dtype:
-        raise ValueError(f"{head} expected dtype={spec.dtype}, found dtype={_dtype_of(x)}")
+        raise ValueError(f"{_head(index, layer_name)} expected dtype={spec.dtype}, found "
+                         f"dtype={_dtype_of(x)}")
     for axis, value in spec.axes.items():
         if value is None:
             continue
         if not -ndim <= axis < ndim or shape[axis] not in (value, None):
-            raise ValueError(f"{head} expected axis {axis} of input shape to have value "
-                             f"{value}, but received input with shape {shape}")
+            raise ValueError(f"{_head(index, layer_name)} expected axis {axis} of input shape "
+                             f"to have value {value}, but received input with shape {shape}")
     if spec.shape is not None:
         if len(spec.shape) != ndim or any(s is not None and d is not None and s != d
                                           for s, d in zip(spec.shape, shape)):
-            raise ValueError(f"{head} expected shape={spec.shape}, found shape={shape}")
+            raise ValueError(f"{_head(index, layer_name)} expected shape={spec.shape}, found "
+                             f"shape={shape}")

@@ -36,6 +36,12 @@ _CALL_STACK = []        # training value of every layer call in progress (inheri
 _SYMBOLIC = [0]         # > 0 while output shapes are being inferred: add_loss is ignored there
 _LOSS_HOLDERS = []      # layers whose _losses are non-empty: cleared when an outer call starts
 _SIGNATURES = {}        # class -> (call takes training, call takes mask, call param names)
+_NAME_SCOPE = K._NAME_SCOPE
+# Bumped by every change to a layer's sub-layers or variables (tracking, ``del``, the models'
+# own layer lists): ``weights`` and the sub-layer walk the trainer makes every step are cached
+# under it (issue 7: per-step overhead).
+_VERSION = [0]
+_STRUCTURE = frozenset(("_layers", "_trainable_variables", "_non_trainable_variables"))
 
 
 # Attributes the base class manages itself; they are never wrapped or scanned by the tracker.
@@ -96,6 +102,8 @@ class Layer:
         d["_seed_generators"] = []
         d["_build_shapes"] = None
         d["_input_spec"] = None
+        d["_weights_memo"] = None     # (_VERSION, weights) when no sub-layer redefines weights
+        d["_sublayers_memo"] = None   # (_VERSION, _flatten_layers(include_self=False))
         d["built"] = False
         d["_auto_config"] = _capture_init_args(cls, args, kwargs)
         return obj
@@ -121,11 +129,14 @@ class Layer:
 
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, name, value):
+        if name in _STRUCTURE:   # (internal names are not tracked: `self._layers = [...]`)
+            _VERSION[0] += 1
         if name not in _INTERNAL and self.__dict__.get("_tracking_ready", False):
             value = self._track_value(value, wrap=True)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
+        _VERSION[0] += 1
         value = self.__dict__.get(name)
         if isinstance(value, Layer) and any(v is value for v in self._layers):
             self._layers[:] = [v for v in self._layers if v is not value]
@@ -135,17 +146,22 @@ class Layer:
         object.__delattr__(self, name)
 
     def _track_value(self, value, wrap=False):
+        # (a value of another kind changes no layer or variable list: the caches stay valid,
+        # so a layer may keep per-call state in attributes without invalidating them)
         if isinstance(value, Layer):
+            _VERSION[0] += 1
             if value is not self and not any(v is value for v in self._layers):
                 self._layers.append(value)
         elif isinstance(value, Variable):
             self._track_variable(value)
         elif type(value) in (list, _TrackedList, tuple):
+            _VERSION[0] += 1
             for v in value:
                 self._track_value(v)
             if wrap and type(value) is list:
                 value = _TrackedList(value, self)
         elif type(value) in (dict, _TrackedDict):
+            _VERSION[0] += 1
             for v in value.values():
                 self._track_value(v)
             if wrap and type(value) is dict:
@@ -153,21 +169,24 @@ class Layer:
         return value
 
     def _track_variable(self, v):
+        _VERSION[0] += 1
         lst = self._trainable_variables if v.trainable else self._non_trainable_variables
         if not any(x is v for x in self._trainable_variables + self._non_trainable_variables):
             lst.append(v)
 
     def _flatten_layers(self, include_self=True, recursive=True):
-        out, seen = [], set()
-        stack = [self] if include_self else list(self._layers)
-        while stack:
-            layer = stack.pop(0)
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            out.append(layer)
-            if recursive:
-                stack = list(layer._layers) + stack
+        # pre-order, depth first, each layer once (models call this every step: no list copies)
+        out = []
+        _walk_layers([self] if include_self else self._layers, out, set(), recursive)
+        return out
+
+    def _memo_sublayers(self):
+        """``_flatten_layers(include_self=False)``, cached until a layer changes (read-only)."""
+        cache = self.__dict__.get("_sublayers_memo")
+        if cache is not None and cache[0] == _VERSION[0]:
+            return cache[1]
+        out = self._flatten_layers(include_self=False)
+        self.__dict__["_sublayers_memo"] = (_VERSION[0], out)
         return out
 
     # --------------------------------------------------------------- properties
@@ -211,6 +230,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value):
+        _VERSION[0] += 1
         value = bool(value)
         self.__dict__["_trainable"] = value
         for v in self._trainable_variables:
@@ -238,23 +258,24 @@ class Layer:
     def weights(self):
         """Every weight of the layer and its sub-layers: own trainable, own non-trainable, then
         each sub-layer's, without duplicates."""
-        out, seen = [], set()
-        for w in self._trainable_variables + self._non_trainable_variables:
-            if id(w) not in seen:
-                seen.add(id(w))
-                out.append(w)
-        for layer in self._layers:
-            for w in layer.weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
+        return list(self._memo_weights())
+
+    def _memo_weights(self):
+        # ``weights``, cached until a layer changes (read-only: callers get copies)
+        cache = self.__dict__.get("_weights_memo")
+        if cache is not None and cache[0] == _VERSION[0]:
+            return cache[1]
+        out = []
+        if _collect_weights(self, out, set()):
+            self.__dict__["_weights_memo"] = (_VERSION[0], out)
         return out
 
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
-        return [w for w in self.weights if w.trainable]
+        # (each variable's own flag is read every time: ``v.trainable = False`` is seen)
+        return [w for w in self._memo_weights() if w.trainable]
 
     @property
     def non_trainable_weights(self):
@@ -464,7 +485,10 @@ class Layer:
             if dt.kind == "f" and self.autocast:
                 target = self._dtype_policy.compute_dtype
                 if target is not None and dt != _np_dtype(target):
-                    args = (_cast(first, target),)
+                    first = _cast(first, target)
+                    args = (first,)
+            if type(self)._call_kwargs is _BASE_CALL_KWARGS:
+                return self._plain_call(first, kwargs)
         else:
             if _node.any_symbolic(args, kwargs):
                 return self._symbolic_call(args, kwargs)
@@ -480,6 +504,52 @@ class Layer:
         # (the base compute_mask passes the input mask on: with none, there is nothing to set)
         if self._supports_masking and (previous_mask is not None or
                                        type(self).compute_mask is not Layer.compute_mask):
+            self._set_output_mask(inputs, outputs, previous_mask)
+        if self.activity_regularizer is not None and not _SYMBOLIC[0]:
+            self._add_activity_loss(outputs)
+        return outputs
+
+    def _plain_call(self, inputs, kwargs):
+        # ``__call__``'s steps for one (converted) Tensor and at most a bool `training`, with
+        # ``_call_kwargs`` and ``_call_in_scope`` written out: the same checks, scopes and
+        # results, minus the calls and dict lookups (issue 7: per-step overhead).
+        spec = self._input_spec
+        if spec:
+            assert_input_compatibility(spec, inputs, self.name)
+        if not self.built:
+            self._maybe_build((inputs,), kwargs)
+        if not _CALL_STACK and _LOSS_HOLDERS:
+            _clear_losses()   # an outer call starts: the previous call's add_loss values go
+        cls = type(self)
+        sig = _SIGNATURES.get(cls) or _signature(cls)
+        has_training = sig[0]
+        has_mask = sig[1]
+        training = kwargs.get("training") if kwargs else None
+        if training is None:
+            training = _CALL_STACK[-1] if _CALL_STACK else None
+            if has_training and training is not None:
+                kwargs["training"] = training
+        elif not has_training:
+            del kwargs["training"]
+        previous_mask = getattr(inputs, "_keras_mask", None)
+        if has_mask and previous_mask is not None:
+            kwargs["mask"] = previous_mask
+        policy = self._dtype_policy
+        autocast = policy._compute != policy._variable and self.autocast
+        pushed = autocast or bool(_AUTOCAST)
+        if pushed:
+            _AUTOCAST.append(policy._compute if autocast else None)
+        _CALL_STACK.append(training)
+        _NAME_SCOPE.append(self._name)
+        try:
+            outputs = self.call(inputs, **kwargs) if kwargs else self.call(inputs)
+        finally:
+            _NAME_SCOPE.pop()
+            _CALL_STACK.pop()
+            if pushed:
+                _AUTOCAST.pop()
+        if self._supports_masking and (previous_mask is not None or
+                                       cls.compute_mask is not Layer.compute_mask):
             self._set_output_mask(inputs, outputs, previous_mask)
         if self.activity_regularizer is not None and not _SYMBOLIC[0]:
             self._add_activity_loss(outputs)
@@ -703,6 +773,51 @@ class Layer:
 
 
 # ---------------------------------------------------------------------- helpers
+_BASE_CALL_KWARGS = Layer._call_kwargs
+_BASE_WEIGHTS = Layer.weights
+
+
+def _walk_layers(layers, out, seen, recursive):
+    for layer in layers:
+        key = id(layer)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(layer)
+        if recursive and layer._layers:
+            _walk_layers(layer._layers, out, seen, recursive)
+
+
+def _collect_weights(layer, out, seen):
+    # ``weights`` of ``layer`` appended to ``out`` (first occurrences, in order), walking the
+    # sub-layers in place instead of building each one's list. A sub-layer whose class redefines
+    # ``weights`` is asked for them; then the result is not cacheable (returns False).
+    cacheable = True
+    for lst in (layer._trainable_variables, layer._non_trainable_variables):
+        for w in lst:
+            key = id(w)
+            if key not in seen:
+                seen.add(key)
+                out.append(w)
+    for sub in layer._layers:
+        if type(sub).weights is _BASE_WEIGHTS:
+            cacheable = _collect_weights(sub, out, seen) and cacheable
+            continue
+        cacheable = False
+        for w in sub.weights:
+            key = id(w)
+            if key not in seen:
+                seen.add(key)
+                out.append(w)
+    return cacheable
+
+
+def _structure_changed():
+    """Invalidates the cached ``weights`` and sub-layer walks (after a direct change to a
+    ``_layers`` or variables list)."""
+    _VERSION[0] += 1
+
+
 def _recording_build(build):
     # A subclass's `build`, wrapped so that calling it directly (`layer.build((None, 4))`)
     # records the build shapes for `get_build_config` and marks the layer built, as Keras does.

@@ -661,6 +661,14 @@ class LSTM(_FusedRNN):
     def _run_fused(self, x, states, mask):
         c = self.cell
         x, bias = self._inputs_bias(x)
+        if not self.return_sequences and mask is None:
+            # only the last output is used (``call`` reads the sequence only for these two
+            # cases): the op then returns h_last and its backward starts from that gradient
+            # alone, without a (batch, time, units) gradient of zeros to scan
+            last, c_last = rnn_ops.lstm_sequence(x, states[0], states[1], c.kernel,
+                                                 c.recurrent_kernel, bias,
+                                                 return_sequences=False)
+            return None, last, [last, c_last]
         hs, c_last = rnn_ops.lstm_sequence(x, states[0], states[1], c.kernel,
                                            c.recurrent_kernel, bias, _float_mask(mask, x.dtype))
         last = hs[:, -1]

@@ -117,6 +117,13 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     return _f(_in_top_k(t.reshape(-1), p2, k).reshape(shape))
 
 
+# These read their inputs' arrays only (``to_array``): MeanMetricWrapper skips detaching them.
+for _fn in (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+            top_k_categorical_accuracy, sparse_top_k_categorical_accuracy):
+    _fn._reads_arrays = True
+del _fn
+
+
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal labels exactly.
 

@@ -111,7 +111,12 @@ class MeanMetricWrapper(Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         mask = getattr(y_pred, "_keras_mask", None)
-        values = self._fn(detach(y_true), detach(y_pred), **self._fn_kwargs)
+        if getattr(self._fn, "_reads_arrays", False):
+            # a function of the raw arrays only (the accuracies): it records no op, so it needs
+            # no detached copies (issue 7: per-step overhead)
+            values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        else:
+            values = self._fn(detach(y_true), detach(y_pred), **self._fn_kwargs)
         values = to_array(values)
         if mask is not None:
             mask = to_array(mask)

@@ -7,7 +7,7 @@
 from tapeflow._backend import np
 from tapeflow.framework import nest
 from tapeflow.keras import backend as K
-from tapeflow.keras.layers.layer import _SYMBOLIC, Layer
+from tapeflow.keras.layers.layer import _SYMBOLIC, Layer, _structure_changed
 from tapeflow.keras.layers.node import KerasTensor
 from tapeflow.keras.models.functional import FunctionalGraph
 from tapeflow.keras.trainer import Trainer
@@ -57,6 +57,7 @@ class Model(Trainer, Layer):
         graph = FunctionalGraph(inputs, outputs)
         self.__dict__["_functional"] = graph
         self._layers[:] = list(graph.layers)
+        _structure_changed()
         self.built = True
         self.__dict__["_build_shapes"] = {"input_shape": nest.map_structure(
             lambda t: t.shape, graph.inputs_struct)}

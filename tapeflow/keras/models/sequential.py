@@ -1,8 +1,9 @@
 """``keras.Sequential``: a linear stack of layers."""
 
 from tapeflow.keras import backend as K
+from tapeflow.keras.layers import layer as _layer_mod
 from tapeflow.keras.layers.input_layer import InputLayer
-from tapeflow.keras.layers.layer import Layer
+from tapeflow.keras.layers.layer import Layer, _structure_changed
 from tapeflow.keras.layers.node import KerasTensor
 from tapeflow.keras.models.model import Model
 
@@ -34,6 +35,7 @@ class Sequential(Model):
         self.__dict__["_functional"] = None
         self.__dict__["_input_layer"] = None
         self.__dict__["_outputs_kt"] = None
+        self.__dict__["_call_layers_memo"] = None   # (_VERSION, layers): see _memo_call_layers
         from tapeflow.keras.trainer import Trainer  # noqa: PLC0415
 
         Trainer.__init__(self)
@@ -66,6 +68,7 @@ class Sequential(Model):
                                  f"{layer.name}.")
             self.__dict__["_input_layer"] = layer
             self._layers.append(layer)
+            _structure_changed()
             if rebuild:   # `add(keras.Input(...))` then `add(Dense)`: the graph starts here
                 self._rebuild()
             return
@@ -79,6 +82,7 @@ class Sequential(Model):
             self.__dict__["_input_layer"] = inp
             self._layers.append(inp)
         self._layers.append(layer)
+        _structure_changed()
         if rebuild:
             self._extend_graph(layer)
 
@@ -89,6 +93,7 @@ class Sequential(Model):
             raise TypeError("There are no layers in the model.")
         last = layers[-1]
         self._layers.remove(last)
+        _structure_changed()
         if rebuild:
             self._rebuild()
         return last
@@ -120,6 +125,7 @@ class Sequential(Model):
             inp = InputLayer(batch_shape=(None,) + tuple(input_shape)[1:])
             self.__dict__["_input_layer"] = inp
             self._layers.insert(0, inp)
+            _structure_changed()
         self._rebuild()
         self.built = True
 
@@ -137,9 +143,19 @@ class Sequential(Model):
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
-        for layer in self.layers:
+        for layer in self._memo_call_layers():
             x = layer(x)
         return x
+
+    def _memo_call_layers(self):
+        # ``layers``, kept while no layer changes (a call per step need not rebuild the list)
+        cache = self.__dict__.get("_call_layers_memo")
+        version = _layer_mod._VERSION[0]
+        if cache is not None and cache[0] == version and type(self).layers is Sequential.layers:
+            return cache[1]
+        layers = self.layers
+        self.__dict__["_call_layers_memo"] = (version, layers)
+        return layers
 
     def compute_output_spec(self, *args, **kwargs):
         return Layer.compute_output_spec(self, *args, **kwargs)
