@@ -423,7 +423,6 @@ class Trainer:
                                "steps_per_execution": steps_per_execution,
                                "jit_compile": jit_compile}
         d["compiled"] = True
-        d["_tv_cache"] = None
 
     @property
     def run_eagerly(self):

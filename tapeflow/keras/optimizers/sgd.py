@@ -1,5 +1,6 @@
 """SGD with optional (Nesterov) momentum."""
 
+from tapeflow._backend import np
 from tapeflow.keras.optimizers.optimizer import Optimizer
 
 
@@ -58,16 +59,52 @@ class SGD(Optimizer):
             return step, False
         return m, False
 
-    def _flat_update(self, arrays, lr):
-        if self.momentum != 0:
-            return super()._flat_update(arrays, lr)
-        # Plain SGD has no slots and its update is elementwise, so gathering the gradients
-        # into one flat buffer first is a copy for nothing: update each variable from its own
-        # gradient, with the same numbers as ``_delta`` (issue 7: W2's step, ~20 us less).
-        for g, v in zip(arrays, self._trainable_variables):
-            w = v._value
-            w -= g * w.dtype.type(lr)
-        return None
+    def _fast_step(self, arrays, lr, dt):
+        # ``_delta``'s operations in the same order, with scratch buffers kept across steps.
+        if self.momentum == 0:
+            # No slots and an elementwise update: each variable is updated from its own
+            # gradient (gathering them first would be a pass for nothing), through one scratch
+            # buffer of the largest variable's size that stays in cache from one to the next.
+            # The rate as a 0-d array and ``out`` given by position: on small variables
+            # (W4's) NumPy's handling of a scalar operand and of keywords is most of each
+            # call (0.2 us instead of 0.4 us a call).
+            tmp, rate = self._plain_scratch()
+            rate[()] = lr                   # rounded to the dtype, as dt(lr)
+            for g, v, t in zip(arrays, self._trainable_variables, tmp):
+                w = v._value
+                np.multiply(g, rate, t)
+                np.subtract(w, t, w)
+            return
+        flat = self._flat
+        lr = dt(lr)
+        m = flat["bufs"][0]
+        mom = dt(self.momentum)
+        step, step_views = self._scratch(0)
+        if self._fuse_gather():
+            for g, sv in zip(arrays, step_views):
+                np.multiply(g, -lr, out=sv)
+        else:
+            self._gather(arrays, step)
+            step *= -lr
+        m *= mom
+        m += step                                   # m = momentum * m - lr * g
+        if self.nesterov:
+            tmp, _ = self._scratch(1)
+            np.multiply(m, mom, out=tmp)
+            step += tmp
+            self._apply_views(step_views, False)
+        else:
+            self._apply_views(flat["slot_views"][0], False)
+
+    def _plain_scratch(self):
+        flat = self._flat
+        plain = flat.get("plain")
+        if plain is None:
+            buf = np.empty(max((b - a for a, b in flat["slices"]), default=0), flat["dtype"])
+            plain = flat["plain"] = ([buf[:b - a].reshape(shape) for (a, b), shape
+                                      in zip(flat["slices"], flat["shapes"])],
+                                     np.zeros((), flat["dtype"]))
+        return plain
 
     def get_config(self):
         config = super().get_config()
