@@ -31,7 +31,9 @@ thread spins. The policy here:
   default count, because one and two OpenBLAS threads round differently in the last bits.
 
 The thread count is switched through threadpoolctl (about 1.4 us); without it, or with a BLAS it
-does not know, products run as NumPy runs them.
+does not know, products run as NumPy runs them. "The default count" is the one in force when the
+loop or product starts: inside a caller's ``threadpoolctl.threadpool_limits(1)`` block nothing
+uses more threads, and the caller's count is what is restored afterwards.
 """
 
 import time
@@ -53,8 +55,11 @@ _TINY = 65536 * 4
 # mode: the count large products get in this step of a Keras loop (0 = the default count,
 # 1 = one thread; None outside the loops);
 # deterministic: op determinism on; bigs: large products made so far.
+# outer: the counts in force when the outermost single_thread() block began (a caller's
+# ``threadpoolctl.threadpool_limits`` included): restored at its end, and the most threads a
+# product inside gets.
 _state = {"libs": None, "default": None, "single": 0, "big": 0, "mode": None,
-          "deterministic": False, "bigs": 0}
+          "deterministic": False, "bigs": 0, "outer": None}
 
 
 def _libs():
@@ -73,8 +78,9 @@ def _libs():
     return libs
 
 
-def _set(libs, n):
-    for lib, d in zip(libs, _state["default"], strict=True):
+def _set(libs, n, base):
+    # n threads (0: the caller's count ``base``), never more than the caller allows
+    for lib, d in zip(libs, base, strict=True):
         lib.set_num_threads(min(n, d) if n else d)
 
 
@@ -217,11 +223,14 @@ def dot(a, b):
     cur = 1 if _state["single"] else 0     # the count to restore afterwards
     if n == cur:
         return np.dot(a, b)
-    _set(libs, n)
+    # "all threads" is the count the caller runs with (a threadpool_limits block lowers it),
+    # not the library's count at import (a fraction of a microsecond next to such a product)
+    base = _state["outer"] if _state["single"] else [lib.get_num_threads() for lib in libs]
+    _set(libs, n, base)
     try:
         return np.dot(a, b)
     finally:
-        _set(libs, cur)
+        _set(libs, cur, base)
 
 
 class single_thread:  # noqa: N801 - used like a function: ``with blas.single_thread():``
@@ -247,6 +256,7 @@ class single_thread:  # noqa: N801 - used like a function: ``with blas.single_th
             libs = _state["libs"]
             if libs is None:
                 libs = _libs()
+            _state["outer"] = [lib.get_num_threads() for lib in libs]
             for lib in libs:
                 lib.set_num_threads(1)
         _state["single"] += 1
@@ -256,6 +266,8 @@ class single_thread:  # noqa: N801 - used like a function: ``with blas.single_th
         _state["single"] -= 1
         if _state["single"] == 0:
             _state["mode"] = None       # a step that raised never reached StepThreads.end()
-            for lib, n in zip(_state["libs"], _state["default"] or []):
+            # back to the counts found at the start (not the library's default: a caller's
+            # threadpool_limits block stays in force)
+            for lib, n in zip(_state["libs"], _state["outer"] or []):
                 lib.set_num_threads(n)
         return False
