@@ -28,8 +28,8 @@ import types
 from tapeflow._backend import blas
 
 __all__ = ["threading", "experimental", "list_physical_devices", "list_logical_devices",
-           "get_visible_devices", "run_functions_eagerly", "functions_run_eagerly",
-           "PhysicalDevice", "LogicalDevice"]
+           "get_visible_devices", "set_visible_devices", "run_functions_eagerly",
+           "functions_run_eagerly", "PhysicalDevice", "LogicalDevice"]
 
 PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
 LogicalDevice = collections.namedtuple("LogicalDevice", ["name", "device_type"])
@@ -79,6 +79,47 @@ def get_visible_devices(device_type=None):
     1
     """
     return list_physical_devices(device_type)
+
+
+def _physical(device):
+    if not isinstance(device, PhysicalDevice) or device not in list_physical_devices():
+        raise ValueError(f"Unrecognized device: {device!r}; expected one of "
+                         f"tf.config.list_physical_devices() ({list_physical_devices()}).")
+    return device
+
+
+def set_visible_devices(devices, device_type=None):
+    """Sets the visible devices. tapeflow always computes on its one CPU, so this only checks
+    the request: hiding the GPUs (there are none) is accepted, hiding the CPU is refused.
+
+    >>> import tapeflow as tf
+    >>> tf.config.set_visible_devices([], "GPU")
+    >>> tf.config.set_visible_devices(tf.config.list_physical_devices("CPU"))
+    """
+    kind = _check_type(device_type)
+    if isinstance(devices, PhysicalDevice):
+        devices = [devices]
+    devices = [_physical(d) for d in devices]
+    if kind in (None, "CPU") and not any(d.device_type == "CPU" for d in devices):
+        raise ValueError("tapeflow runs on the CPU: `set_visible_devices` cannot hide it "
+                         f"(received devices={devices}, device_type={device_type!r}).")
+
+
+def _set_memory_growth(device, enable):
+    """Memory growth is a GPU setting; tapeflow has no GPU, so any device is refused as
+    TensorFlow refuses a CPU (the usual loop over ``list_physical_devices('GPU')`` never calls it).
+
+    >>> import tapeflow as tf
+    >>> for gpu in tf.config.list_physical_devices("GPU"):
+    ...     tf.config.experimental.set_memory_growth(gpu, True)
+    """
+    raise ValueError(f"Cannot set memory growth on non-GPU devices: received {device!r}; "
+                     f"tapeflow has no GPU (tf.config.list_physical_devices('GPU') is empty).")
+
+
+def _get_memory_growth(device):
+    """Memory growth of a GPU (tapeflow has none: any device is refused)."""
+    raise ValueError(f"Cannot get memory growth of non-GPU devices: received {device!r}.")
 
 
 def run_functions_eagerly(run_eagerly):
@@ -178,5 +219,7 @@ threading.__doc__ = "``tf.config.threading``: thread counts within and between o
 
 experimental = types.SimpleNamespace(
     enable_op_determinism=_enable_op_determinism, _disable_op_determinism=_disable_op_determinism,
-    list_physical_devices=list_physical_devices, list_logical_devices=list_logical_devices)
+    list_physical_devices=list_physical_devices, list_logical_devices=list_logical_devices,
+    set_visible_devices=set_visible_devices, get_visible_devices=get_visible_devices,
+    set_memory_growth=_set_memory_growth, get_memory_growth=_get_memory_growth)
 experimental.__doc__ = "``tf.config.experimental``: op determinism and device lists."

@@ -149,3 +149,17 @@ def test_device_lists():
     assert tf.config.list_logical_devices("GPU") == []
     with pytest.raises(TypeError, match="`device_type` must be a string"):
         tf.config.list_physical_devices(3)
+
+
+def test_cpu_only_boilerplate():
+    tf.config.set_visible_devices([], "GPU")                       # common in CPU scripts
+    tf.config.experimental.set_visible_devices([], "GPU")
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    with pytest.raises(ValueError, match="Cannot set memory growth on non-GPU devices"):
+        tf.config.experimental.set_memory_growth(cpu, True)
+    with pytest.raises(ValueError, match="cannot hide it"):
+        tf.config.set_visible_devices([], "CPU")
+    with pytest.raises(ValueError, match="Unrecognized device: 'GPU:0'"):
+        tf.config.set_visible_devices(["GPU:0"])
