@@ -32,6 +32,8 @@ CHECKED_ELSEWHERE = {
     "AvgPool": "tests/layers/test_conv_ops.py",
     "AvgPoolGrad": "tests/layers/test_conv_ops.py",
     "ConvBiasAct": "tests/layers/test_conv_ops.py",  # test_fused_conv_bias_act_fd
+    # second order of the fused conv + bias + relu op, against finite differences
+    "ConvBackpropFilterBias": "tests/perf/test_conv_fast.py",
     "ReadVariableOp": "tests/framework/test_tape.py",
     "HeavisideStep": "tests/keras/test_golden_activations.py",  # zero gradient, with a warning
     "_FusedDense": "tests/perf/test_fused_dense.py",  # finite differences and second order

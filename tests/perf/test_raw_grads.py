@@ -8,6 +8,7 @@ import pytest
 
 import tapeflow as tf
 from tapeflow.framework.registry import REGISTRY
+from tapeflow.ops import conv_ops
 from tapeflow.ops.fused_ops import fused_dense
 
 rng = np.random.default_rng(7)
@@ -71,6 +72,19 @@ CASES = {
     "dense_tanh_3d": (lambda x, k, b: fused_dense(x, k, b, "tanh"),
                       [_f(2, 5, 3), _f(3, 4), _f(4)]),
     "dense_linear_nobias": (lambda x, k: fused_dense(x, k), [_f(5, 3), _f(3, 4)]),
+    "conv2d": (lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"), [_f(2, 5, 6, 3), _f(3, 3, 3, 4)]),
+    "conv2d_c1_bias_relu": (lambda x, w, b: conv_ops._conv_nd(x, w, 2, 1, "VALID", None, None,
+                                                             "c", bias=b, relu=True),
+                            [_f(2, 6, 5, 1), _f(3, 3, 1, 4), _f(4)]),
+    "conv2d_bias_relu": (lambda x, w, b: conv_ops._conv_nd(x, w, 2, 2, "SAME", None, None, "c",
+                                                          bias=b, relu=True),
+                         [_f(2, 7, 6, 9), _f(3, 3, 9, 4), _f(4)]),
+    "conv1d_bias": (lambda x, w, b: conv_ops._conv_nd(x, w, 1, 1, "VALID", None, None, "c",
+                                                     bias=b, relu=False),
+                    [_f(2, 7, 9, dtype=np.float64), _f(3, 9, 4, dtype=np.float64),
+                     _f(4, dtype=np.float64)]),
+    "max_pool": (lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"), [_f(2, 5, 7, 3)]),
+    "max_pool_overlap": (lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME"), [_f(2, 5, 7, 3)]),
 }
 
 
@@ -90,7 +104,7 @@ def test_every_raw_grad_is_covered_by_a_case():
     covered = {"AddV2", "Sub", "Mul", "RealDiv", "Neg", "Square", "SquaredDifference", "Exp",
                "Tanh", "Sigmoid", "Relu", "Softmax", "SparseSoftmaxCrossEntropyWithLogits", "Sum",
                "Mean", "Reshape", "BroadcastTo", "Cast", "BatchMatMulV2", "_FusedDense",
-               "ReadVariableOp"}
+               "ReadVariableOp", "Conv", "ConvBiasAct", "MaxPool"}
     have = {name for name, d in REGISTRY.items() if d.raw_grad is not None}
     assert have <= covered, f"raw gradients without a test case: {sorted(have - covered)}"
 
