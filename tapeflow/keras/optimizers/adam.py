@@ -80,21 +80,23 @@ class Adam(Optimizer):
         np.divide(m * alpha, tmp, out=tmp)
         return tmp, True
 
-    def _fast_step(self, arrays, lr, dt):
+    def _fast_consts(self, lr, dt):
+        return self._alpha(lr, dt)
+
+    def _fast_part(self, p, arrays, alpha):
         # ``_delta``'s operations in the same order, into two scratch buffers (t1: g - m, then
         # the step; t2: g^2 - v, then the denominator). On large variables the copy of the
         # gradients is fused with their two uses (g - m and g^2).
-        flat = self._flat
-        alpha = self._alpha(lr, dt)
-        m, v = flat["bufs"][0], flat["bufs"][1]
-        t1, t1_views = self._scratch(0)
-        t2, t2_views = self._scratch(1)
+        dt = type(alpha)
+        m, v = p.bufs[0], p.bufs[1]
+        t1, t1_views = p.scratch(0)
+        t2, t2_views = p.scratch(1)
         if self._fuse_gather():
-            for a, mv, x1, x2 in zip(arrays, flat["slot_views"][0], t1_views, t2_views):
+            for a, mv, x1, x2 in zip(p.grads(arrays), p.slot_views[0], t1_views, t2_views):
                 np.subtract(a, mv, out=x1)
                 np.square(a, out=x2)
         else:
-            self._gather(arrays, t2)
+            p.gather(arrays, t2)
             np.subtract(t2, m, out=t1)
             np.square(t2, out=t2)
         t1 *= dt(1 - self.beta_1)
@@ -103,14 +105,14 @@ class Adam(Optimizer):
         t2 *= dt(1 - self.beta_2)
         v += t2
         if self.amsgrad:
-            vh = flat["bufs"][2]
+            vh = p.bufs[2]
             np.maximum(vh, v, out=vh)
             v = vh
         np.sqrt(v, out=t2)
         t2 += dt(self.epsilon)
         np.multiply(m, alpha, out=t1)
         t1 /= t2
-        self._apply_views(t1_views, True)
+        p.apply(t1_views, True)
 
     def get_config(self):
         config = super().get_config()

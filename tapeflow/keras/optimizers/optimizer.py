@@ -12,7 +12,8 @@ EMA averages, slots...]`` so that ``optimizer/vars/<i>`` in Keras files line up.
 import re
 import warnings
 
-from tapeflow._backend import np
+from tapeflow._backend import blas, np
+from tapeflow._backend import worker as _worker
 from tapeflow.framework.tensor import _TensorLike
 from tapeflow.framework.variable import Variable
 from tapeflow.keras._objects import to_snake_case
@@ -47,13 +48,103 @@ def _check_positive(value, name, cls, allow_none=True):
 
 
 def _has_fast_step(cls):
-    """Whether ``cls`` may use its ``_fast_step``: the class that defines it must also define the
+    """Whether ``cls`` may use its ``_fast_part``: the class that defines it must also define the
     ``_delta`` in effect (a subclass overriding ``_delta`` changes the numbers, so it keeps the
     reference path)."""
     for k in cls.__mro__:
-        if "_fast_step" in k.__dict__:
-            return k.__dict__["_fast_step"] is not None and k.__dict__.get("_delta") is cls._delta
+        if "_fast_part" in k.__dict__:
+            return k.__dict__["_fast_part"] is not None and k.__dict__.get("_delta") is cls._delta
     return False
+
+
+def _aligned_empty(n, dtype):
+    """``np.empty(n, dtype)`` starting on a 64-byte boundary: the flat buffers are cut in two at
+    a multiple of 64 bytes, so the two threads of a split step never write the same cache line
+    of them."""
+    raw = np.empty(n * dtype.itemsize + 64, np.uint8)
+    start = -raw.__array_interface__["data"][0] % 64
+    return raw[start:start + n * dtype.itemsize].view(dtype)
+
+
+def _root(a):
+    """The object that owns ``a``'s memory (the end of its ``base`` chain)."""
+    while True:
+        b = a.base
+        if b is None:
+            return a
+        if not isinstance(b, np.ndarray):
+            return b
+        a = b
+
+
+class _Part:
+    """Elements ``lo:hi`` of an optimizer's flat buffers, as the fast steps see them.
+
+    ``pieces``: ``(i, s, e, whole)`` for each variable ``i`` that has elements in the range
+    (elements ``s:e`` of its flattened array; ``whole`` when all of them). A whole variable's
+    views keep its shape (a gradient is read, and a variable updated, as they are); a piece of a
+    variable cut by the range is 1-D (read and written through ``reshape(-1)``).
+    """
+
+    __slots__ = ("opt", "lo", "hi", "pieces", "all_whole", "bufs", "slot_views", "_scratch")
+
+    def __init__(self, opt, lo, hi, every=False):
+        flat = opt._flat
+        self.opt, self.lo, self.hi = opt, lo, hi
+        pieces = []
+        for i, (a, b) in enumerate(flat["slices"]):
+            s, e = max(a, lo), min(b, hi)
+            if s < e or every:          # the whole part keeps empty variables too (no-ops)
+                pieces.append((i, s - a, e - a, a >= lo and b <= hi))
+        self.pieces = pieces
+        self.all_whole = every
+        self.bufs = [buf[lo:hi] for buf in flat["bufs"]]
+        self.slot_views = [self.views(buf) for buf in flat["bufs"]]
+        self._scratch = []
+
+    def views(self, buf):
+        """``buf``'s view of each piece."""
+        flat = self.opt._flat
+        out = []
+        for i, s, e, whole in self.pieces:
+            a = flat["slices"][i][0]
+            out.append(buf[a:a + e].reshape(flat["shapes"][i]) if whole else buf[a + s:a + e])
+        return out
+
+    def scratch(self, k):
+        """The range of the optimizer's scratch buffer ``k`` and its pieces' views."""
+        sc = self._scratch
+        while len(sc) <= k:
+            buf = self.opt._scratch(len(sc))[0]
+            sc.append((buf[self.lo:self.hi], self.views(buf)))
+        return sc[k]
+
+    def grads(self, arrays):
+        """The pieces of the gradients ``arrays`` (one per variable of the model)."""
+        if self.all_whole:
+            return arrays
+        return [arrays[i] if whole else arrays[i].reshape(-1)[s:e]
+                for i, s, e, whole in self.pieces]
+
+    def gather(self, arrays, out):
+        """Copies the pieces of the gradients into ``out`` (the range of a flat buffer)."""
+        np.concatenate([g.reshape(-1) for g in self.grads(arrays)], out=out)
+        return out
+
+    def apply(self, views, subtract):
+        """Changes each piece of the variables by ``-view`` (``subtract``) or ``+view``."""
+        op = np.subtract if subtract else np.add
+        tv = self.opt._trainable_variables
+        if self.all_whole:
+            for v, d in zip(tv, views):
+                w = v._value
+                op(w, d, w)             # ``out`` by position: cheaper on small variables
+            return
+        for (i, s, e, whole), d in zip(self.pieces, views):
+            w = tv[i]._value
+            if not whole:
+                w = w.reshape(-1)[s:e]  # a view: checked C-contiguous before the split
+            op(w, d, w)
 
 
 class Optimizer:
@@ -383,21 +474,40 @@ class Optimizer:
     # per variable. Subclasses opt in by implementing ``_delta(g, slots, lr, dt)`` (returning
     # ``(d, subtract)``: the variable changes by -d or +d) and listing ``_slot_attrs``.
     #
-    # A subclass may also implement ``_fast_step(arrays, lr, dt)``: the same update as its
-    # ``_delta``, operation for operation (so the numbers are bit-identical), written with
-    # ``out=`` into scratch buffers kept across steps instead of temporaries, and applying the
-    # variables' change itself (``_apply_views``). Each NumPy call over the flat buffers is one
-    # pass over all the parameters (1.6 MB for W1), and on this kind of machine such a step is
-    # bound by those passes: every temporary, and the gradients' concatenation, is one more.
-    # ``_delta`` stays the reference: the per-variable path and subclasses that override it
-    # use it.
+    # A subclass may also implement ``_fast_part(part, arrays, consts)`` (with
+    # ``_fast_consts(lr, dt)``): the same update as its ``_delta``, operation for operation (so
+    # the numbers are bit-identical), written with ``out=`` into scratch buffers kept across
+    # steps instead of temporaries, and applying the variables' change itself
+    # (``part.apply``), over the elements of a ``_Part`` of the flat buffers. Each NumPy call
+    # over the flat buffers is one pass over all the parameters (1.6 MB for W1), and on this
+    # kind of machine such a step is bound by those passes: every temporary, and the
+    # gradients' concatenation, is one more. ``_delta`` stays the reference: the per-variable
+    # path and subclasses that override it use it.
+    #
+    # Every operation of those steps is elementwise, so the flat buffers can be cut in two
+    # halves updated at the same time, the second by a helper thread (``_worker``: NumPy
+    # releases the GIL inside its loops), with the same numbers bit for bit. That pays only
+    # while the other core is free and the step is large, so a step is split only inside a
+    # Keras loop whose BLAS chooser runs this step's large products on all threads
+    # (``blas._state["mode"]`` 0, or a fixed count above 1): it measures whole steps, so when
+    # the split makes steps slower (the other core busy) it moves to one thread, which turns
+    # the split off as well. And only where OpenBLAS's idle threads stop spinning right after
+    # their products (``_worker.enabled``: ``OPENBLAS_THREAD_TIMEOUT`` <= 16); with OpenBLAS's
+    # default spin the helper shares the second core with a spinning BLAS thread and W1's
+    # epochs were 5-15% slower split than not (5-15% faster with the timeout at 4).
 
-    _fast_step = None
+    _fast_part = None
     # Below this many parameters per variable (on average), gathering the gradients with one
     # concatenate is cheaper than fusing the copy into two ufunc calls per variable (about
     # 0.4 us each, against ~0.05-0.1 ns per element for the pass saved). Measured: the two
     # are even around a few thousand; W3's Adam (15k per variable) is 43 us fused, 47 us not.
     _FUSE_MIN_PER_VAR = 8192
+    # Steps over fewer parameters than this stay on one thread: the hand-off to the helper and
+    # back costs 10-50 us (waking a sleeping core on a VM is the larger figure). Measured on the
+    # idle 2-core machine (``benchmarks/bench_optim_split.py``), split / one thread: RMSprop
+    # 1.06 at 2**17 parameters, 0.78 at 2**18, 0.62 at 2**20; Adam 0.99, 0.73, 0.54. SGD,
+    # with fewer passes per step, sets its own.
+    _SPLIT_MIN = 1 << 18
 
     def _flat_ready(self, variables):
         flat = self._flat
@@ -434,7 +544,7 @@ class Optimizer:
         bufs, views, slot_views = [], [], []
         for attr in self._slot_attrs:
             slots = getattr(self, attr)
-            buf = np.empty(int(offsets[-1]), dtype)
+            buf = _aligned_empty(int(offsets[-1]), dtype)
             kind = []
             for i, slot in enumerate(slots):
                 view = buf[offsets[i]:offsets[i + 1]].reshape(arrays[i].shape)
@@ -446,7 +556,9 @@ class Optimizer:
             slot_views.append(kind)
         self._flat = {"bufs": bufs, "views": views, "slices": slices, "slot_views": slot_views,
                       "shapes": [a.shape for a in arrays], "size": int(offsets[-1]),
-                      "dtype": dtype, "scratch": [], "fast": _has_fast_step(cls)}
+                      "dtype": dtype, "scratch": [], "fast": _has_fast_step(cls),
+                      "halves": None}
+        self._flat["whole"] = _Part(self, 0, self._flat["size"], every=True)
         return self._flat
 
     def _scratch(self, k):
@@ -455,7 +567,7 @@ class Optimizer:
         flat = self._flat
         scratch = flat["scratch"]
         while len(scratch) <= k:
-            buf = np.empty(flat["size"], flat["dtype"])
+            buf = _aligned_empty(flat["size"], flat["dtype"])
             scratch.append((buf, [buf[a:b].reshape(shape)
                                   for (a, b), shape in zip(flat["slices"], flat["shapes"])]))
         return scratch[k]
@@ -466,17 +578,53 @@ class Optimizer:
         flat = self._flat
         return flat["size"] >= self._FUSE_MIN_PER_VAR * len(flat["slices"])
 
-    def _gather(self, arrays, out):
-        """Copies the gradients into the flat buffer ``out`` (one pass)."""
-        np.concatenate([a.reshape(-1) for a in arrays], out=out)
-        return out
+    def _fast_step(self, arrays, lr, dt):
+        consts = self._fast_consts(lr, dt)
+        flat = self._flat
+        if flat["size"] >= self._SPLIT_MIN:     # (W4's 4-us steps: no call more than needed)
+            halves = self._halves(arrays)
+            if halves is not None and _worker.run_pair(
+                    self._fast_part, (halves[0], arrays, consts), (halves[1], arrays, consts)):
+                return
+        self._fast_part(flat["whole"], arrays, consts)
 
-    def _apply_views(self, views, subtract):
-        """Changes each variable by ``-view`` (``subtract``) or ``+view``, in place."""
-        op = np.subtract if subtract else np.add
-        for v, d in zip(self._trainable_variables, views):
-            w = v._value
-            op(w, d, w)                     # ``out`` by position: cheaper on small variables
+    def _fast_consts(self, lr, dt):
+        """The step's scalars, computed once for both halves of a split step."""
+        return dt(lr)
+
+    def _halves(self, arrays):
+        """The two halves of the flat buffers when this step should be split (see above), else
+        None."""
+        flat = self._flat
+        if flat["size"] < self._SPLIT_MIN:
+            return None
+        mode = blas._state["mode"]
+        if mode is None or mode == 1 or not _worker.available():
+            return None
+        halves = flat["halves"]
+        if halves is None:
+            size = flat["size"]
+            align = max(64 // flat["dtype"].itemsize, 1)
+            cut = size // 2 // align * align
+            halves = flat["halves"] = (_Part(self, 0, cut), _Part(self, cut, size)) \
+                if 0 < cut < size else False
+        if not halves:
+            return None
+        # The two threads must not touch each other's memory: no gradient may share memory with
+        # a variable (one variable's gradient may be another's array), nor two variables with
+        # each other, and a variable cut in two must be a plain C-ordered array (written
+        # through a flat view). Otherwise the step stays whole, in the reference order.
+        tv = self._trainable_variables
+        roots = {id(_root(v._value)) for v in tv}
+        if len(roots) < len(tv):
+            return None
+        for g in arrays:
+            if id(_root(g)) in roots:
+                return None
+        for i, _, _, whole in halves[0].pieces[-1:] + halves[1].pieces[:1]:
+            if not whole and not tv[i]._value.flags.c_contiguous:
+                return None
+        return halves
 
     def _flat_update(self, arrays, lr):
         flat = self._flat

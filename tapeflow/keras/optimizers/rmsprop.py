@@ -74,29 +74,28 @@ class RMSprop(Optimizer):
             return mom, True
         return inc, True
 
-    def _fast_step(self, arrays, lr, dt):
+    def _fast_part(self, p, arrays, lr):
         # ``_delta``'s operations in the same order, into two scratch buffers: g (the gradient,
         # then the increment) and s (g^2, then the denominator). Without ``centered`` the copy
         # of the gradients is fused with their two uses: s = g^2 and g = g * lr.
-        flat = self._flat
-        vel = flat["bufs"][0]
-        s, s_views = self._scratch(0)
-        g, g_views = self._scratch(1)
+        dt = type(lr)
+        vel = p.bufs[0]
+        s, s_views = p.scratch(0)
+        g, g_views = p.scratch(1)
         rho = dt(self.rho)
         fused = not self.centered and self._fuse_gather()
         if fused:
-            lr_ = dt(lr)
-            for a, sv, gv in zip(arrays, s_views, g_views):
+            for a, sv, gv in zip(p.grads(arrays), s_views, g_views):
                 np.square(a, out=sv)
-                np.multiply(a, lr_, out=gv)
+                np.multiply(a, lr, out=gv)
         else:
-            self._gather(arrays, g)
+            p.gather(arrays, g)
             np.square(g, out=s)
         s *= dt(1 - self.rho)
         vel *= rho
         vel += s
         if self.centered:
-            avg = flat["bufs"][-1]
+            avg = p.bufs[-1]
             avg *= rho
             np.multiply(g, dt(1 - self.rho), out=s)
             avg += s
@@ -107,15 +106,15 @@ class RMSprop(Optimizer):
             np.add(vel, dt(self.epsilon), out=s)
         np.sqrt(s, out=s)
         if not fused:
-            g *= dt(lr)
+            g *= lr
         g /= s
         if self.momentum > 0:
-            mom = flat["bufs"][1]
+            mom = p.bufs[1]
             mom *= dt(self.momentum)
             mom += g
-            self._apply_views(flat["slot_views"][1], True)
+            p.apply(p.slot_views[1], True)
         else:
-            self._apply_views(g_views, True)
+            p.apply(g_views, True)
 
     def get_config(self):
         config = super().get_config()
