@@ -41,7 +41,7 @@ import time
 from tapeflow._backend import np
 
 __all__ = ["dot", "single_thread", "StepThreads", "SMALL", "LARGE", "set_big_threads",
-           "get_big_threads"]
+           "get_big_threads", "two_threads_now"]
 
 # multiply-adds: inside the Keras loops products of at least SMALL get the measured count (W2's
 # 32 x 784 x 300 is 2**22.8); outside them products below LARGE run on one thread, which is
@@ -75,7 +75,48 @@ def _libs():
     _state["libs"] = libs
     if libs:
         _state["default"] = [lib.num_threads for lib in libs]
+        _quiet_spinning(libs)
     return libs
+
+
+def _quiet_spinning(libs):
+    """Makes OpenBLAS's worker threads sleep right after each product instead of spinning.
+
+    By default an OpenBLAS worker keeps spinning on a core for 2**28 cycles (about 0.1 s here)
+    after every multi-threaded product, waiting for the next one. A training step makes a few
+    large products and many small single-thread ops in between, so the spinning thread took the
+    second core for the whole step: the small ops after it ran up to 2x slower (the "~20 us
+    after a 2-thread GEMM" of the machine note), a helper thread had no core left, and even a
+    step on one thread paid for the previous probe step's spin (W2: 40k samples/s by default,
+    50-54k with ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment, fresh processes, same load).
+    That variable is read when OpenBLAS starts, which happened with ``import numpy``; so the
+    same setting is applied now through OpenBLAS's own entry points: re-read the environment
+    with the timeout set to its minimum (2**4 cycles), then stop the worker threads, which the
+    next multi-threaded product starts again with the new timeout. Left alone when the user set
+    ``OPENBLAS_THREAD_TIMEOUT`` or ``TAPEFLOW_OPENBLAS_TIMEOUT=0``, or when the library lacks
+    those entry points (another BLAS build): then nothing changes.
+    """
+    import os  # noqa: PLC0415 - only on first use
+
+    env = os.environ
+    if "OPENBLAS_THREAD_TIMEOUT" in env or env.get("TAPEFLOW_OPENBLAS_TIMEOUT", "1") == "0":
+        return False
+    done = False
+    for lib in libs:
+        dl = getattr(lib, "dynlib", None)
+        read = getattr(dl, "openblas_read_env", None)
+        stop = getattr(dl, "blas_thread_shutdown_", None)
+        if read is None or stop is None:
+            continue
+        env["OPENBLAS_THREAD_TIMEOUT"] = "4"
+        try:
+            read()
+        finally:
+            del env["OPENBLAS_THREAD_TIMEOUT"]      # child processes see the user's environment
+        stop()
+        done = True
+    _state["quiet"] = done
+    return done
 
 
 def _set(libs, n, base):
@@ -108,6 +149,29 @@ def get_big_threads():
     0
     """
     return _state["big"]
+
+
+def two_threads_now():
+    """Whether the large products (at least ``SMALL`` multiply-adds, through ``dot``) of the
+    current step of a Keras loop run on more than one thread: the step's measured or fixed
+    count is not one and the caller allows more than one. ``False`` outside the loops and
+    where the thread count cannot be set. Kernels use it to pick the variant that suits the
+    step (a larger product, work on a second thread) only while the other core is paying off.
+
+    >>> from tapeflow._backend import blas
+    >>> blas.two_threads_now()
+    False
+    """
+    mode = _state["mode"]
+    if mode is None or mode == 1:
+        return False
+    libs = _state["libs"]
+    if libs is None:
+        libs = _libs()
+    if not libs:                # no controllable BLAS (or it runs on one thread)
+        return False
+    base = _state["outer"] if _state["single"] else [lib.get_num_threads() for lib in libs]
+    return any((min(mode, d) if mode else d) > 1 for d in base)
 
 
 class StepThreads:

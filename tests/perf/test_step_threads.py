@@ -163,3 +163,52 @@ def test_cpu_only_boilerplate():
         tf.config.set_visible_devices([], "CPU")
     with pytest.raises(ValueError, match="Unrecognized device: 'GPU:0'"):
         tf.config.set_visible_devices(["GPU:0"])
+
+
+class _FakeDynlib:
+    def __init__(self, log):
+        self.log = log
+
+    def openblas_read_env(self):
+        import os
+
+        self.log.append(("read", os.environ.get("OPENBLAS_THREAD_TIMEOUT")))
+
+    def blas_thread_shutdown_(self):
+        self.log.append(("stop",))
+
+
+class _FakeLib:
+    def __init__(self, log):
+        self.dynlib = _FakeDynlib(log)
+
+
+def test_openblas_workers_are_told_to_sleep_after_products(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.delenv("TAPEFLOW_OPENBLAS_TIMEOUT", raising=False)
+    log = []
+    assert blas._quiet_spinning([_FakeLib(log)]) is True
+    assert log == [("read", "4"), ("stop",)]               # re-read with the timeout, restart
+    import os
+
+    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ       # child processes: user's env
+
+
+@pytest.mark.parametrize("env", [("OPENBLAS_THREAD_TIMEOUT", "10"),
+                                 ("TAPEFLOW_OPENBLAS_TIMEOUT", "0")])
+def test_openblas_timeout_left_to_the_user(monkeypatch, env):
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.setenv(*env)
+    log = []
+    assert blas._quiet_spinning([_FakeLib(log)]) is False
+    assert log == []
+
+
+def test_other_blas_builds_are_left_alone(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.delenv("TAPEFLOW_OPENBLAS_TIMEOUT", raising=False)
+
+    class Bare:
+        dynlib = object()
+
+    assert blas._quiet_spinning([Bare()]) is False
