@@ -16,8 +16,9 @@ pair.
 - After ``fork`` the child forgets the parent's helper (it does not exist there, and its locks
   may have been held) and makes its own on first use.
 - ``enabled``: the module switch (benchmarks compare the two ways in one process). It is on
-  by default only where OpenBLAS's threads go to sleep right after a product
-  (``OPENBLAS_THREAD_TIMEOUT`` set to 16 or less when the process started), see below.
+  by default only where OpenBLAS's threads go to sleep right after a product: tapeflow's BLAS
+  module tells them to on its first use (``blas._quiet_spinning``), or the user set
+  ``OPENBLAS_THREAD_TIMEOUT`` to 16 or less; see below.
 
 Why that condition: a step is split only while the BLAS chooser runs the step's large products on
 all threads (``Optimizer._halves``), and after each such product OpenBLAS's worker thread keeps
@@ -35,6 +36,8 @@ import _thread
 import os
 import threading
 
+from tapeflow._backend import blas
+
 __all__ = ["run_pair", "available", "enabled"]
 
 
@@ -45,7 +48,8 @@ def _openblas_sleeps():
         return False
 
 
-enabled = _openblas_sleeps()
+_SLEEPS = _openblas_sleeps()
+enabled = None      # None: on where OpenBLAS's threads sleep (above); True / False force it
 
 
 class _Helper:
@@ -113,7 +117,10 @@ def available():
     True
     """
     helper = _current[0]
-    return enabled and (helper is not False if helper is not None else _cores() >= 2)
+    on = enabled
+    if on is None:          # by default: where OpenBLAS's threads sleep after a product
+        on = _SLEEPS or blas._state.get("quiet", False)
+    return on and (helper is not False if helper is not None else _cores() >= 2)
 
 
 def run_pair(fn, mine, theirs):
