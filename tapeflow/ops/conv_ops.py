@@ -15,6 +15,13 @@ also have raw-array gradients that run the same kernels without dispatch when no
 backward pass; for a first convolution (no input gradient) that form fuses the relu backprop into
 the filter GEMM's chunks.
 
+Inside a Keras step whose large products run on two BLAS threads (``blas.two_threads_now()``)
+the memory-bound kernels (im2col copies, bias/relu passes, max pooling and its gradient, the relu
+backprop, col2im's adds) run as two halves of the batch at once, the second on the helper thread
+of ``tapeflow._backend.worker`` where it is enabled, with the same bits as on one thread; a switch
+(off: it measured slower) makes the input gradient with C >= 8 one large GEMM + col2im there
+instead of one GEMM per kernel offset.
+
 Pooling runs over strided window offsets. Max pooling routes the gradient to the first maximum of
 each window (row-major), as TensorFlow does. When the windows tile the input (stride == window, no
 padding; an odd tail is dropped) the gradient works on a (N, o1, k1, o2, k2, ..., C) reshape view,
@@ -24,6 +31,7 @@ and a forward that a tape records keeps the first-maximum masks for the raw-arra
 import itertools
 
 from tapeflow._backend import blas, np
+from tapeflow._backend import worker as _worker
 from tapeflow.framework.errors import InvalidArgumentError
 from tapeflow.framework.registry import REGISTRY, op
 from tapeflow.ops import array_ops as _a
@@ -38,6 +46,49 @@ __all__ = [
     "conv3d_transpose", "depthwise_conv2d", "separable_conv2d", "max_pool", "max_pool1d",
     "max_pool2d", "max_pool3d", "avg_pool", "avg_pool1d", "avg_pool2d", "avg_pool3d", "pool",
 ]
+
+
+# ---------------------------------------------------------------- two halves of the batch
+# The memory-bound kernels (im2col copies, bias/relu passes, max pooling and its gradient, the
+# relu backprop, col2im's adds) work on each sample alone, so the batch can be cut in two halves
+# computed at the same time, the second on the persistent helper thread (NumPy releases the GIL
+# inside its loops), each writing its own half of one preallocated output: the same operations
+# on the same elements, so the same bits as one thread. That pays only while the other core is
+# free, so a kernel is split only inside a Keras step whose large products run on more than one
+# thread (``blas.two_threads_now()``): the loop's chooser measures whole steps, and when they are
+# faster on one thread the split is off too. It also needs the helper (``worker.available()``:
+# by default only where OpenBLAS's idle threads sleep right after a product). On their own the
+# large kernels run 1.7-1.9x faster by halves; inside W3's two-thread steps the helper pays
+# only while OpenBLAS's idle worker does not spin (by default it spins 2**28 cycles, ~0.1 s,
+# after each multi-threaded product, on the core the helper needs): spinning, W3's epochs were
+# -16% to +5%; with the threads sleeping, 13-16% faster (``benchmarks/bench_conv.py --split`` /
+# ``--fit``). ``split_kernels``: this module's own switch (benchmarks compare in one process).
+split_kernels = True
+# Output elements below which a kernel stays whole: a hand-off to the helper and back costs
+# about 11 us (more when the other core sleeps), one pass over 64k float32 elements 15-40 us.
+_SPLIT_MIN = 1 << 16
+
+
+def _by_halves(fn, nb, size):
+    """Runs ``fn(lo, hi)`` over the batch rows ``[0, nb)``: as two halves at once when the
+    kernel (``size`` output elements) is worth splitting now (see above), else in one call."""
+    if split_kernels and nb > 1 and size >= _SPLIT_MIN and blas.two_threads_now() \
+            and _worker.available():
+        h = nb // 2
+        if _worker.run_pair(fn, (0, h), (h, nb)):
+            return
+    fn(0, nb)
+
+
+def _relu_bp(dy, y):
+    """``dy * (y > 0)`` (the ReluGrad kernel, same bits), by halves of the batch."""
+    dz = np.empty(dy.shape, np.result_type(dy.dtype, np.bool_))
+
+    def run(lo, hi):
+        np.multiply(dy[lo:hi], y[lo:hi] > 0, out=dz[lo:hi])
+
+    _by_halves(run, dy.shape[0], dz.size)
+    return dz
 
 
 # ---------------------------------------------------------------- raw-array kernels (channels last)
@@ -69,12 +120,17 @@ def _col2im(dcols, padded_shape, strides, dilations):
     out_sp = dcols.shape[1:n + 1]
     ksize = dcols.shape[n + 1:2 * n + 1]
     dx = np.zeros(padded_shape, dtype=dcols.dtype)
-    lead = (slice(None),) * (n + 1)
-    for idx in itertools.product(*[range(k) for k in ksize]):
-        sl = (slice(None),) + tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
-                                    for i, d, s, o in zip(idx, dilations, strides, out_sp,
-                                                          strict=False))
-        dx[sl] += dcols[lead + idx]
+    lead = (slice(None),) * n
+    sls = [(tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                  for i, d, s, o in zip(idx, dilations, strides, out_sp, strict=False)),
+            lead + idx) for idx in itertools.product(*[range(k) for k in ksize])]
+
+    def run(lo, hi):
+        dxh, dch = dx[lo:hi], dcols[lo:hi]
+        for sl, at in sls:                  # every element gets its adds in offset order
+            dxh[(slice(None),) + sl] += dch[(slice(None),) + at]
+
+    _by_halves(run, dx.shape[0], dcols.size)
     return dx
 
 
@@ -117,12 +173,18 @@ def _im2col_t(xp, ksize, strides, dilations, out_sp, ones_row):
     c = xp.shape[-1]
     rows = int(np.prod(ksize)) * c
     cols = np.empty((rows + bool(ones_row), xp.shape[0]) + tuple(out_sp), dtype=xp.dtype)
-    for k, idx in enumerate(itertools.product(*[range(kk) for kk in ksize])):
-        sl = (slice(None),) + _offset_slice(idx, dilations, strides, out_sp)
-        for ci in range(c):
-            cols[k * c + ci] = xp[sl + (ci,)]
-    if ones_row:
-        cols[rows] = 1
+    sls = [(slice(None),) + _offset_slice(idx, dilations, strides, out_sp)
+           for idx in itertools.product(*[range(kk) for kk in ksize])]
+
+    def run(lo, hi):
+        xh = xp[lo:hi]
+        for k, sl in enumerate(sls):
+            for ci in range(c):
+                cols[k * c + ci, lo:hi] = xh[sl + (ci,)]
+        if ones_row:
+            cols[rows, lo:hi] = 1
+
+    _by_halves(run, xp.shape[0], cols.size)
     return cols.reshape(cols.shape[0], -1)
 
 
@@ -131,14 +193,37 @@ def _im2col(xp, ksize, strides, dilations, out_sp):
     window view. (A view whose innermost run is the kw*C elements of a kernel row copies no
     faster on W3's shapes.)"""
     m = xp.shape[0] * int(np.prod(out_sp))
-    return _windows(xp, ksize, strides, dilations).reshape(m, int(np.prod(ksize)) * xp.shape[-1])
+    win = _windows(xp, ksize, strides, dilations)
+    cols = np.empty(win.shape, xp.dtype)
+
+    def run(lo, hi):
+        np.copyto(cols[lo:hi], win[lo:hi])
+
+    _by_halves(run, xp.shape[0], cols.size)
+    return cols.reshape(m, int(np.prod(ksize)) * xp.shape[-1])
 
 
-def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None, bias=None):
-    """Convolution (+ bias) on raw channels-last arrays. ``cache`` (a dict) keeps the im2col
-    matrix for the filter gradient: ``("T", (K[+1], M) matrix)`` or ``("R", (M, K) matrix)``;
-    with ``bias`` the transposed form carries a ones row, so the same GEMM adds the bias here
-    and sums the bias gradient in the filter gradient."""
+def _bias_relu(y, bias, relu):
+    """``y += bias`` then ``relu`` in place, one pass per half of the batch."""
+    if bias is None and not relu:
+        return y
+
+    def run(lo, hi):
+        part = y[lo:hi]
+        if bias is not None:
+            part += bias
+        if relu:
+            np.maximum(part, 0, out=part)
+
+    _by_halves(run, y.shape[0], y.size)
+    return y
+
+
+def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None, bias=None, relu=False):
+    """Convolution (+ bias) (+ relu) on raw channels-last arrays. ``cache`` (a dict) keeps the
+    im2col matrix for the filter gradient: ``("T", (K[+1], M) matrix)`` or ``("R", (M, K)
+    matrix)``; with ``bias`` the transposed form carries a ones row, so the same GEMM adds the
+    bias here and sums the bias gradient in the filter gradient."""
     n = x.ndim - 2
     ksize = w.shape[:n]
     c, o = x.shape[-1], w.shape[-1]
@@ -154,7 +239,7 @@ def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None, bias=None):
             wm = np.concatenate([wm, bias.reshape(1, o).astype(wm.dtype, copy=False)])
         if cache is not None:
             cache["cols"] = ("T", colt)
-        return blas.dot(colt.T, wm).reshape(out_shape)
+        return _bias_relu(blas.dot(colt.T, wm).reshape(out_shape), None, relu)
     colm = _im2col(xp, ksize, strides, dilations, out_sp)          # the im2col copy
     if cache is not None:
         cache["cols"] = ("R", colm)                                  # for the filter gradient
@@ -163,13 +248,32 @@ def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None, bias=None):
     else:
         y = _grouped_matmul(colm.reshape(colm.shape[0], kp, c), w.reshape(kp, w.shape[-2], o),
                             groups)
-    y = y.reshape(out_shape)
-    if bias is not None:
-        y += bias
-    return y
+    return _bias_relu(y.reshape(out_shape), bias, relu)
 
 
-def _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups):
+# Module switch: when on, inside a Keras step whose large products run on two threads, the
+# input gradient with C >= 8 is one large GEMM + col2im instead of one GEMM per kernel offset.
+# Off: measured on an idle 2-core machine, W3's second convolution takes 4.3 ms per offset
+# against 6.0-6.4 ms as one GEMM + col2im on two threads (W3 epochs 4-12% slower); the one GEMM
+# wins only while the other core is busy (2x), where the step chooser picks one thread anyway.
+# (``benchmarks/bench_conv.py --fit``.)
+one_gemm_on_two_threads = False
+
+
+def _per_offset_input_grad(m, o, kp, c):
+    """Whether the input gradient runs one GEMM per kernel offset (``c >= 8``, one thread) rather
+    than one (M, O) x (O, kp*C) GEMM and col2im: the single GEMM is the better use of a second
+    BLAS thread, and is large enough to get one (``blas.SMALL``)."""
+    if c < 8:
+        return False
+    return not (one_gemm_on_two_threads and m * o * kp * c >= blas.SMALL
+                and blas.two_threads_now())
+
+
+def _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups, per_offset=None):
+    """The input gradient. ``per_offset`` forces (``True``/``False``) the variant for groups == 1
+    (one GEMM per kernel offset, or one GEMM + col2im); ``None`` picks it
+    (``_per_offset_input_grad``)."""
     n = dy.ndim - 2
     ksize = w.shape[:n]
     kp = int(np.prod(ksize))
@@ -177,7 +281,9 @@ def _conv_bp_input(dy, w, x_shape, strides, dilations, pads, groups):
     m = dy.shape[0] * int(np.prod(dy.shape[1:n + 1]))
     dyf = dy.reshape(m, dy.shape[-1])
     wm = w.reshape(kp, w.shape[-2], w.shape[-1])
-    if groups == 1 and c >= 8:
+    if per_offset is None:
+        per_offset = _per_offset_input_grad(m, dy.shape[-1], kp, c)
+    if groups == 1 and per_offset:
         # one (M, O) x (O, C) GEMM per kernel offset, added straight into its strided slice of
         # dx: no (M, K*C) intermediate and no strided reads (faster once C is not tiny)
         dx = np.zeros(_padded_shape(x_shape, pads), dtype=dy.dtype)
@@ -248,7 +354,7 @@ def _conv_bp_filter(x, dy, w_shape, strides, dilations, pads, groups, cols=None,
             cols = ("R", _im2col(xp, ksize, strides, dilations, out_sp))
     layout, mat = cols
     if relu_y is not None and layout != "T":
-        dyf = _RELU_GRAD.forward(dyf, relu_y.reshape(dyf.shape))
+        dyf = _relu_bp(dyf, relu_y.reshape(dyf.shape))
         relu_y = None
     db = None
     if layout == "T":
@@ -303,10 +409,7 @@ def _conv_raw_grad(op, dy):
 @op("ConvBiasAct")
 def _conv_bias_act(x, w, b, strides, dilations, pads, groups, relu, need_dx=True, cache=None):
     # conv + bias (+ relu) in place on the GEMM output: no extra full-size temporaries
-    y = _conv_fwd(x, w, strides, dilations, pads, groups, cache, bias=b)
-    if relu:
-        np.maximum(y, 0, out=y)
-    return y
+    return _conv_fwd(x, w, strides, dilations, pads, groups, cache, bias=b, relu=relu)
 
 
 @_conv_bias_act.defgrad
@@ -337,7 +440,7 @@ def _conv_bias_act_raw_grad(op, dy):
         dw, db = _conv_bp_filter(x, dy, w.shape, cols=cache.get("cols"), bias=True,
                                  relu_y=y.reshape(-1, y.shape[-1]), **at)
         return (None, dw, db)
-    dz = _RELU_GRAD.forward(dy, y) if relu else dy
+    dz = _relu_bp(dy, y) if relu else dy
     dw, db = _conv_bp_filter(x, dz, w.shape, cols=cache.get("cols"), bias=True, **at)
     dx = _conv_bp_input(dz, w, x.shape, **at) if need_dx else None
     return (dx, dw, db)
@@ -430,13 +533,18 @@ def _max_pool_fwd(x, ksize, strides, pads):
     # no faster on W3's shapes: the passes with C-element runs dominate either way.)
     out_sp = _pool_out_sp(x.shape, ksize, strides, pads)
     xp = _pad_input(x, pads, -np.inf)
-    y = None
-    for sl in _offset_slices(ksize, strides, out_sp):
-        if y is None:
-            y = xp[sl].copy()
-        else:
-            np.maximum(y, xp[sl], out=y)
+    y = np.empty((x.shape[0],) + out_sp + (x.shape[-1],), x.dtype)
+    slices = list(_offset_slices(ksize, strides, out_sp))
+    _by_halves(lambda lo, hi: _max_rows(xp, y, slices, lo, hi), x.shape[0], y.size)
     return y
+
+
+def _max_rows(xp, y, slices, lo, hi):
+    # the running maximum of batch rows [lo, hi)
+    xh, yh = xp[lo:hi], y[lo:hi]
+    np.copyto(yh, xh[slices[0]])
+    for sl in slices[1:]:
+        np.maximum(yh, xh[sl], out=yh)
 
 
 def _offset_index(idx):
@@ -447,25 +555,32 @@ def _offset_index(idx):
 def _tiled_hits(x, y, ksize):
     """First-maximum masks of windows that tile ``x``: (kp, *y.shape) bool, one per window
     offset in row-major order; each window has at most one True (none when it holds a NaN)."""
-    xv = _tile_view(x, ksize, y.shape[1:-1])
+    kp = int(np.prod(ksize))
+    hits = np.empty((kp,) + y.shape, dtype=bool)
+    _by_halves(lambda lo, hi: _hits_rows(x, y, ksize, hits, lo, hi), x.shape[0], hits.size)
+    return hits
+
+
+def _hits_rows(x, y, ksize, hits, lo, hi):
+    # ``_tiled_hits`` for batch rows [lo, hi), into ``hits[:, lo:hi]``
+    xv = _tile_view(x[lo:hi], ksize, y.shape[1:-1])
+    yh = y[lo:hi]
     offsets = list(itertools.product(*[range(k) for k in ksize]))
-    hits = np.empty((len(offsets),) + y.shape, dtype=bool)
     free = None
     for t, idx in enumerate(offsets):
-        hit = hits[t]
+        hit = hits[t, lo:hi]
         if t == len(offsets) - 1 and free is not None:
             # the last offset holds the maximum of every window still free, unless the window
             # has a NaN (y is NaN then, and no element equals it: no gradient, as in general)
-            np.equal(y, y, out=hit)
+            np.equal(yh, yh, out=hit)
             hit &= free
         else:
-            np.equal(xv[_offset_index(idx)], y, out=hit)
+            np.equal(xv[_offset_index(idx)], yh, out=hit)
             if free is None:
                 free = ~hit
             else:
                 hit &= free
                 free ^= hit
-    return hits
 
 
 def _max_pool_bp_hits(x_shape, dy, hits, ksize):
@@ -474,9 +589,14 @@ def _max_pool_bp_hits(x_shape, dy, hits, ksize):
     out_sp = dy.shape[1:-1]
     cropped = any(o * k != s for o, k, s in zip(out_sp, ksize, x_shape[1:-1], strict=True))
     dx = np.zeros(x_shape, dtype=dy.dtype) if cropped else np.empty(x_shape, dtype=dy.dtype)
-    dv = _tile_view(dx, ksize, out_sp)
-    for t, idx in enumerate(itertools.product(*[range(k) for k in ksize])):
-        np.multiply(dy, hits[t], out=dv[_offset_index(idx)])
+    offsets = [_offset_index(idx) for idx in itertools.product(*[range(k) for k in ksize])]
+
+    def run(lo, hi):
+        dv, dyh = _tile_view(dx[lo:hi], ksize, out_sp), dy[lo:hi]
+        for t, at in enumerate(offsets):
+            np.multiply(dyh, hits[t, lo:hi], out=dv[at])
+
+    _by_halves(run, dx.shape[0], dx.size)
     return dx
 
 
@@ -525,11 +645,22 @@ def _max_pool_bpbp(x, y, ddx, ksize, strides, pads):
 
 @op("MaxPool")
 def _max_pool(x, ksize, strides, pads, cache=None):
-    y = _max_pool_fwd(x, ksize, strides, pads)
-    if cache is not None and _tiled(ksize, strides, pads):
-        # the first-maximum masks for the gradient, while x is still in cache: the backward
-        # then reads the compact masks instead of x, which it finds cold (W3: 0.8 ms a step)
-        cache["hits"] = _tiled_hits(x, y, ksize)
+    if cache is None or not _tiled(ksize, strides, pads):
+        return _max_pool_fwd(x, ksize, strides, pads)
+    # the first-maximum masks for the gradient, while x is still in cache: the backward then
+    # reads the compact masks instead of x, which it finds cold (W3: 0.8 ms a step); one pass
+    # per half of the batch for both
+    out_sp = _pool_out_sp(x.shape, ksize, strides, pads)
+    y = np.empty((x.shape[0],) + out_sp + (x.shape[-1],), x.dtype)
+    hits = np.empty((int(np.prod(ksize)),) + y.shape, dtype=bool)
+    slices = list(_offset_slices(ksize, strides, out_sp))
+
+    def run(lo, hi):
+        _max_rows(x, y, slices, lo, hi)
+        _hits_rows(x, y, ksize, hits, lo, hi)
+
+    _by_halves(run, x.shape[0], y.size + hits.size)
+    cache["hits"] = hits
     return y
 
 
