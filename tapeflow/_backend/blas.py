@@ -79,6 +79,16 @@ def _libs():
     return libs
 
 
+def _alone():
+    """Whether no other Python thread could be inside a BLAS call: stopping OpenBLAS's workers
+    while another thread's product uses them is not safe, so the timeout is then left as it is
+    (tapeflow's own helper thread only runs work handed to it by the caller)."""
+    import threading  # noqa: PLC0415 - only on first use
+
+    me = threading.current_thread()
+    return all(t is me or t.name == "tapeflow-helper" for t in threading.enumerate())
+
+
 def _quiet_spinning(libs):
     """Makes OpenBLAS's worker threads sleep right after each product instead of spinning.
 
@@ -93,13 +103,16 @@ def _quiet_spinning(libs):
     same setting is applied now through OpenBLAS's own entry points: re-read the environment
     with the timeout set to its minimum (2**4 cycles), then stop the worker threads, which the
     next multi-threaded product starts again with the new timeout. Left alone when the user set
-    ``OPENBLAS_THREAD_TIMEOUT`` or ``TAPEFLOW_OPENBLAS_TIMEOUT=0``, or when the library lacks
-    those entry points (another BLAS build): then nothing changes.
+    ``OPENBLAS_THREAD_TIMEOUT`` or ``TAPEFLOW_OPENBLAS_TIMEOUT=0``, when other Python threads are
+    running (one of them could be inside a product), or when the library lacks those entry
+    points (another BLAS build): then nothing changes.
     """
     import os  # noqa: PLC0415 - only on first use
 
     env = os.environ
     if "OPENBLAS_THREAD_TIMEOUT" in env or env.get("TAPEFLOW_OPENBLAS_TIMEOUT", "1") == "0":
+        return False
+    if not _alone():
         return False
     done = False
     for lib in libs:

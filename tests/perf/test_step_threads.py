@@ -184,6 +184,7 @@ class _FakeLib:
 
 
 def test_openblas_workers_are_told_to_sleep_after_products(monkeypatch):
+    monkeypatch.setattr(blas, "_alone", lambda: True)
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     monkeypatch.delenv("TAPEFLOW_OPENBLAS_TIMEOUT", raising=False)
     log = []
@@ -205,6 +206,7 @@ def test_openblas_timeout_left_to_the_user(monkeypatch, env):
 
 
 def test_other_blas_builds_are_left_alone(monkeypatch):
+    monkeypatch.setattr(blas, "_alone", lambda: True)
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     monkeypatch.delenv("TAPEFLOW_OPENBLAS_TIMEOUT", raising=False)
 
@@ -212,3 +214,20 @@ def test_other_blas_builds_are_left_alone(monkeypatch):
         dynlib = object()
 
     assert blas._quiet_spinning([Bare()]) is False
+
+
+def test_openblas_left_alone_while_other_threads_run(monkeypatch):
+    import threading
+
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.delenv("TAPEFLOW_OPENBLAS_TIMEOUT", raising=False)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        log = []
+        assert blas._alone() is False
+        assert blas._quiet_spinning([_FakeLib(log)]) is False and log == []
+    finally:
+        stop.set()
+        other.join()
