@@ -365,18 +365,7 @@ def test_plain_call_matches_the_general_path(general_call):
 
 
 # ------------------------------------------------------------------ cached weights / walks
-def _fresh_weights(layer):
-    out, seen = [], set()
-    for w in layer._trainable_variables + layer._non_trainable_variables:
-        if id(w) not in seen:
-            seen.add(id(w))
-            out.append(w)
-    for sub in layer._layers:
-        for w in _fresh_weights(sub):
-            if id(w) not in seen:
-                seen.add(id(w))
-                out.append(w)
-    return out
+from test_step_overhead import _fresh_weights  # noqa: E402 - the uncached walk, shared
 
 
 def _fresh_sublayers(layer):
