@@ -1,9 +1,9 @@
 """Fused recurrent kernels: a whole LSTM / GRU / SimpleRNN sequence as one recorded op.
 
-GRU / SimpleRNN: the input projection ``x @ kernel + bias`` is one GEMM over every timestep; the
-loop then does one recurrent GEMM and a handful of in-place ufuncs per step on time-major buffers.
-LSTM (issue 7, W6): batch-last buffers, one GEMM per step that covers the input, the bias and the
-recurrent term, reordered gates and recycled workspaces (see the LSTM section). The gradient is a
+SimpleRNN: the input projection ``x @ kernel + bias`` is one GEMM over every timestep; the loop
+then does one recurrent GEMM and a handful of in-place ufuncs per step on time-major buffers.
+LSTM and GRU (issue 7, W6): batch-last buffers, one GEMM per step that covers the input, the bias
+and the recurrent term, recycled workspaces (see the LSTM and GRU sections). The gradient is a
 hand-written backward-through-time (``*SequenceGrad``) that reuses the forward's saved gates and
 finishes with GEMMs over all timesteps for the weights. The tape therefore holds one record per
 layer call instead of dozens per step.
@@ -311,125 +311,207 @@ def _empty_mask(x):
 
 
 # ---------------------------------------------------------------- GRU
+# Same internal layout as the LSTM's (issue 7): batch-last, time-major buffers, so each gate is a
+# contiguous run of rows. xh[t] = [x_t; 1; h_{t-1}] and one product per step gives the step's
+# pre-activations from a combined matrix A (k, G) whose column blocks are:
+#   reset_after=True  (G = 4n): [z; r; xp; rh], xp = W_h x + b_in_h, rh = U_h h + b_rec_h (the
+#     zero blocks of A, U in the xp rows and W in the rh rows, cost less than a second call);
+#   reset_after=False (G = 3n): [z; r; xp] (no U in the xp rows); the candidate's recurrent
+#     term U_h^T (r h) is a second, small product per step.
+# The z and r biases are summed (b_in + b_rec) into one row. The backward walks the steps with
+# the gradient-independent factors precomputed in chunks and finishes each chunk with batched
+# GEMMs for dx and the weight gradients (read back out of A's blocks).
+def _gru_matrix(w, u, b, reset_after, dt):
+    d, n = w.shape[0], u.shape[0]
+    k = d + 1 + n
+    if reset_after:
+        a = np.zeros((k, 4 * n), dt)
+        a[:d, :3 * n] = w
+        a[d, :2 * n] = b[0, :2 * n] + b[1, :2 * n]
+        a[d, 2 * n:3 * n] = b[0, 2 * n:]
+        a[d, 3 * n:] = b[1, 2 * n:]
+        a[d + 1:, :2 * n] = u[:, :2 * n]
+        a[d + 1:, 3 * n:] = u[:, 2 * n:]
+    else:
+        a = np.zeros((k, 3 * n), dt)
+        a[:d] = w
+        a[d] = b
+        a[d + 1:, :2 * n] = u[:, :2 * n]
+    return a
+
+
 def _gru_forward(x, h0, w, u, b, mask, reset_after, cache):
-    bsz, t_len, _ = x.shape
+    bsz, t_len, d = x.shape
     n = u.shape[0]
     dt = x.dtype
-    xt = _time_major(x)
-    b_in = b[0] if reset_after else b
-    xw = (xt.reshape(t_len * bsz, -1) @ w + b_in).reshape(t_len, bsz, 3 * n)
-    m = _mask_tm(mask, dt)
-    hs = np.empty((t_len + 1, bsz, n), dt)
-    hs[0] = h0
-    zr = np.empty((t_len, bsz, 2 * n), dt)
-    hh = np.empty((t_len, bsz, n), dt)
-    rh = np.empty((t_len, bsz, n), dt)           # recurrent candidate term (reset_after)
-    uzr, uh = np.ascontiguousarray(u[:, :2 * n]), np.ascontiguousarray(u[:, 2 * n:])
-    for t in range(t_len):
-        hp = hs[t]
-        if reset_after:
-            rec = hp @ u + b[1]
-            s = zr[t]
-            np.add(xw[t, :, :2 * n], rec[:, :2 * n], out=s)
-            s *= 0.5
+    k = d + 1 + n
+    a = _gru_matrix(w, u, b, reset_after, dt)
+    gn = a.shape[1]
+    # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: the 1/2 is folded into the z and r rows
+    at = a.T.copy()
+    at[:2 * n] *= 0.5
+    saved = _Saved(xh=_take((t_len + 1, k, bsz), dt), g=_take((t_len, gn, bsz), dt),
+                   hh=_take((t_len, n, bsz), dt))
+    if not reset_after:
+        saved["rhs"] = _take((t_len, n, bsz), dt)
+    xh, g, hh = saved["xh"], saved["g"], saved["hh"]
+    xh[:t_len, :d] = x.transpose(1, 2, 0)
+    xh[:, d] = 1
+    xh[t_len, :d] = 0
+    xh[0, d + 1:] = h0.T
+    m = _lstm_mask(mask, dt)
+    drop = [None] * t_len if m is None else m[2]
+    hps, hs = xh[:t_len, d + 1:], xh[1:, d + 1:]
+    if reset_after:
+        steps = zip(g, g[:, :2 * n], g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:],
+                    xh[:t_len], hps, hs, hh, drop)
+        for gt, s, zt, rt, xp, rh, xt, hp, h, c, dr in steps:
+            np.matmul(at, xt, out=gt)
             np.tanh(s, out=s)
             s *= 0.5
             s += 0.5
-            rh[t] = rec[:, 2 * n:]
-            cand = hh[t]
-            np.multiply(s[:, n:], rh[t], out=cand)
-            cand += xw[t, :, 2 * n:]
-        else:
-            s = zr[t]
-            np.matmul(hp, uzr, out=s)
-            s += xw[t, :, :2 * n]
-            s *= 0.5
+            np.multiply(rt, rh, out=c)
+            c += xp
+            np.tanh(c, out=c)
+            np.subtract(hp, c, out=h)
+            h *= zt
+            h += c
+            if dr is not None:
+                np.copyto(h, hp, where=dr)
+    else:
+        uh_t = np.ascontiguousarray(u[:, 2 * n:].T, dtype=dt)
+        steps = zip(g, g[:, :2 * n], g[:, :n], g[:, n:2 * n], g[:, 2 * n:], saved["rhs"],
+                    xh[:t_len], hps, hs, hh, drop)
+        for gt, s, zt, rt, xp, rh, xt, hp, h, c, dr in steps:
+            np.matmul(at, xt, out=gt)
             np.tanh(s, out=s)
             s *= 0.5
             s += 0.5
-            cand = hh[t]
-            np.matmul(s[:, n:] * hp, uh, out=cand)
-            cand += xw[t, :, 2 * n:]
-        np.tanh(cand, out=cand)
-        h = hs[t + 1]
-        np.subtract(hp, cand, out=h)
-        h *= s[:, :n]
-        h += cand
-        if m is not None:
-            np.copyto(h, hp, where=m[t] == 0)
-    cache.update(xt=xt, hs=hs, zr=zr, hh=hh, rh=rh, m=m, reset_after=reset_after)
-    return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+            np.multiply(rt, hp, out=rh)
+            np.matmul(uh_t, rh, out=c)
+            c += xp
+            np.tanh(c, out=c)
+            np.subtract(hp, c, out=h)
+            h *= zt
+            h += c
+            if dr is not None:
+                np.copyto(h, hp, where=dr)
+    cache.update(saved=saved, a=a, m=m, reset_after=reset_after)
+    return hs.transpose(2, 0, 1).copy()          # a copy: never a view of a recycled buffer
+
+
+def _gru_factors(g, xh, hh, t0, t1, fb, reset_after):
+    """The gradient-independent factors of steps [t0, t1) into ``fb``.
+
+    reset_after=True, fb = [pz; pr; pc; pq; z]: with dh the gradient reaching h_t,
+    dz = dh pz, dr = dh pr, d xp = dh pc, d rh = dh pq and the direct term dh z.
+    reset_after=False, fb = [pz; qr; pc; z; r]: dz = dh pz, d xp = dh pc, dr = d(rh) qr.
+    pz = (h_prev - c) z (1 - z), pc = (1 - z)(1 - c^2), pq = pc r, pr = pq rh (1 - r),
+    qr = h_prev r (1 - r).
+    """
+    n = hh.shape[1]
+    zz, rr, c, hp = g[t0:t1, :n], g[t0:t1, n:2 * n], hh[t0:t1], xh[t0:t1, -n:]
+    b0, b1, b2, b3, b4 = (fb[:, j * n:(j + 1) * n] for j in range(5))
+    np.subtract(hp, c, out=b0)
+    b0 *= zz
+    np.subtract(1, zz, out=b2)
+    b0 *= b2                                      # pz
+    np.multiply(c, c, out=b1)
+    np.subtract(1, b1, out=b1)
+    b2 *= b1                                      # pc
+    if reset_after:
+        np.multiply(b2, rr, out=b3)               # pq
+        np.subtract(1, rr, out=b1)
+        b1 *= b3
+        b1 *= g[t0:t1, 3 * n:]                    # pr
+        np.copyto(b4, zz)
+    else:
+        np.subtract(1, rr, out=b1)
+        b1 *= rr
+        b1 *= hp                                  # qr
+        np.copyto(b3, zz)
+        np.copyto(b4, rr)
 
 
 def _gru_backward(dys, w, u, cache):
-    xt, hs, zr, hh, rh, m, ra = (cache[k] for k in ("xt", "hs", "zr", "hh", "rh", "m",
-                                                   "reset_after"))
-    t_len, bsz, n = hh.shape
+    saved, a, m, ra = cache["saved"], cache["a"], cache["m"], cache["reset_after"]
+    xh, g, hh = saved["xh"], saved["g"], saved["hh"]
+    t_len, n, bsz = hh.shape
+    k, gn = a.shape
+    d = k - 1 - n
     dt = hh.dtype
-    z, r = zr[:, :, :n], zr[:, :, n:]
-    hp = hs[:-1]
-    a1 = (1 - z) * (1 - hh * hh)                     # d pre_h / d h
-    a2 = (hp - hh) * z * (1 - z)                      # d pre_z / d h
-    dx_all = np.empty((t_len, bsz, 3 * n), dt)
-    drec = np.empty((t_len, bsz, 3 * n), dt)          # grads of h @ U (+ b_r) parts
-    dyt = dys.transpose(1, 0, 2)
+    a_x, a_h = a[:d], a[d + 1:]
+    a_x3 = a_x[:, :3 * n]         # the rh block of W's rows is zero: dx needs only z, r, xp
+    ch = max(1, min(_CHUNK, t_len))
+    fb = _take((ch, 5 * n, bsz), dt)
+    dg = _take((t_len, 5 * n if ra else 3 * n, bsz), dt)
+    dgv = dg[:, :gn]
+    dhs = _take((t_len + 1, n, bsz), dt)          # dhs[t]: the gradient reaching h_{t-1}
+    gws = _take((ch, k, gn), dt)
+    gw = np.zeros((k, gn), dt)
+    dx = np.empty((t_len, d, bsz), dt)            # handed out as a (batch, time, d) view
+    dyt = _take((t_len, n, bsz), dt)
+    np.copyto(dyt, dys.transpose(1, 2, 0))
     live = _nonzero_steps(dyt)
-    dh = np.zeros((bsz, n), dt)
-    zc = np.ascontiguousarray(z)
+    dh = dhs[t_len]
+    dh[...] = 0
     if ra:
-        k = np.empty((t_len, bsz, 3, n), dt)
-        k[:, :, 0] = a2
-        k[:, :, 1] = a1 * rh * r * (1 - r)
-        k[:, :, 2] = a1
-        ut = np.ascontiguousarray(u.T)
+        fb5, dg5 = fb.reshape(ch, 5, n, bsz), dg.reshape(t_len, 5, n, bsz)
     else:
-        k = np.empty((t_len, bsz, 2, n), dt)
-        k[:, :, 0] = a2
-        k[:, :, 1] = a1
-        uzr_t = np.ascontiguousarray(u[:, :2 * n].T)
-        uh_t = np.ascontiguousarray(u[:, 2 * n:].T)
-        rr = r * (1 - r)
-    rc = np.ascontiguousarray(r)
-    dx4 = dx_all.reshape(t_len, bsz, 3, n)
-    for t in range(t_len - 1, -1, -1):
-        if t in live:
-            dh += dyt[t]
-        if m is not None:
-            keep = dh * (1 - m[t])
-            dh *= m[t]
-        if ra:
-            np.multiply(dh[:, None, :], k[t], out=dx4[t])
-            d = drec[t]
-            d[:, :2 * n] = dx_all[t, :, :2 * n]
-            np.multiply(dx_all[t, :, 2 * n:], rc[t], out=d[:, 2 * n:])
-            new = dh * zc[t]
-            new += d @ ut
-        else:
-            np.multiply(dh[:, None, :], k[t], out=dx4[t, :, 0::2])     # z and h parts
-            dpre_h = dx_all[t, :, 2 * n:]
-            d_rh = dpre_h @ uh_t                                         # grad of (r * h_prev)
-            np.multiply(d_rh * hp[t], rr[t], out=dx_all[t, :, n:2 * n])
-            drec[t, :, :2 * n] = dx_all[t, :, :2 * n]
-            drec[t, :, 2 * n:] = dpre_h
-            new = dh * zc[t]
-            new += d_rh * rc[t]
-            new += dx_all[t, :, :2 * n] @ uzr_t
-        dh = new
-        if m is not None:
-            dh += keep
-    dxf = dx_all.reshape(t_len * bsz, 3 * n)
-    dx = (dxf @ w.T).reshape(t_len, bsz, -1).transpose(1, 0, 2)
-    dw = xt.reshape(t_len * bsz, -1).T @ dxf
-    drf = drec.reshape(t_len * bsz, 3 * n)
+        fb5, dg3 = fb.reshape(ch, 5, n, bsz), dg.reshape(t_len, 3, n, bsz)
+        uh = np.ascontiguousarray(u[:, 2 * n:], dtype=dt)
+        uzr = np.ascontiguousarray(a_h[:, :2 * n])
+        drh, tmp = _take((n, bsz), dt), _take((n, bsz), dt)
+        rhs = saved["rhs"]
+        duh = np.zeros((n, n), dt)
+        gwh = _take((ch, n, n), dt)
+    keep = None
+    for t1 in range(t_len, 0, -ch):
+        t0 = max(0, t1 - ch)
+        c = t1 - t0
+        _gru_factors(g, xh, hh, t0, t1, fb[:c], ra)
+        for t in range(t1 - 1, t0 - 1, -1):
+            j = t - t0
+            if t in live:
+                dh += dyt[t]
+            if m is not None:
+                # a masked step passes the state's gradient straight to the previous step
+                keep = dh * m[1][t]
+                dh *= m[0][t]
+            dn = dhs[t]
+            if ra:
+                np.multiply(dh, fb5[j], out=dg5[t])
+                np.matmul(a_h, dgv[t], out=dn)
+                dn += dg[t, 4 * n:]
+            else:
+                np.multiply(dh, fb5[j, 0:3:2], out=dg3[t, 0::2])      # dz, d xp
+                np.matmul(uh, dg[t, 2 * n:], out=drh)                  # d (r h_prev)
+                np.multiply(drh, fb5[j, 1], out=dg[t, n:2 * n])        # dr
+                np.matmul(uzr, dg[t, :2 * n], out=dn)
+                np.multiply(dh, fb5[j, 3], out=tmp)
+                dn += tmp
+                drh *= fb5[j, 4]
+                dn += drh
+            dh = dn
+            if m is not None:
+                dh += keep
+        np.matmul(a_x3, dgv[t0:t1, :3 * n], out=dx[t0:t1])
+        np.matmul(xh[t0:t1], dgv[t0:t1].transpose(0, 2, 1), out=gws[:c])
+        gw += gws[:c].sum(axis=0)
+        if not ra:
+            np.matmul(rhs[t0:t1], dg[t0:t1, 2 * n:].transpose(0, 2, 1), out=gwh[:c])
+            duh += gwh[:c].sum(axis=0)
+    dh0 = dh.T.copy()                             # a copy: dh is in a recycled buffer
+    _give(fb, dg, dhs, gws, dyt)
+    dw = gw[:d, :3 * n].copy()
     if ra:
-        du = hp.reshape(t_len * bsz, n).T @ drf
-        db = np.stack([dxf.sum(axis=0), drf.sum(axis=0)])
+        du = np.concatenate([gw[d + 1:, :2 * n], gw[d + 1:, 3 * n:]], axis=1)
+        db = np.stack([gw[d, :3 * n], np.concatenate([gw[d, :2 * n], gw[d, 3 * n:]])])
     else:
-        du = np.empty_like(u)
-        du[:, :2 * n] = hp.reshape(t_len * bsz, n).T @ drf[:, :2 * n]
-        du[:, 2 * n:] = (r * hp).reshape(t_len * bsz, n).T @ drf[:, 2 * n:]
-        db = dxf.sum(axis=0)
-    return np.ascontiguousarray(dx), dh, dw, du, db
+        _give(drh, tmp, gwh)
+        du = np.concatenate([gw[d + 1:, :2 * n], duh], axis=1)
+        db = gw[d].copy()
+    return dx.transpose(2, 0, 1), dh0, dw, du, db
 
 
 @op("GRUSequence")

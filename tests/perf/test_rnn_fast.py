@@ -1,6 +1,7 @@
-"""The fused LSTM kernel's fast loop (``tapeflow/ops/rnn_ops.py``: gate-major time-major buffers,
-gates reordered internally, one GEMM per step, recycled workspaces, the last-output-only mode) and
-the Embedding's scatter-add gradient (``array_ops._scatter_rows``), against reference paths.
+"""The fused LSTM and GRU kernels' fast loops (``tapeflow/ops/rnn_ops.py``: gate-major time-major
+buffers, gates reordered internally, one GEMM per step, recycled workspaces, the LSTM's
+last-output-only mode) and the Embedding's scatter-add gradient (``array_ops._scatter_rows``),
+against reference paths.
 
 The reference for the layer is the step-by-step loop of ordinary ops, which the recurrent layers
 use under nested tapes; for the op, float64 central differences.
@@ -225,6 +226,127 @@ def test_embedding_lstm_fit_step_matches_step_loop():
             loss = tf.reduce_sum(lstm(emb(ids)) ** 2)
         res.append(tape.gradient(loss, emb.embeddings).numpy())
     np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- GRU
+def _gru_layer(dtype, **kw):
+    layer = keras.layers.GRU(3, dtype=dtype, **kw)
+    layer.build((None, None, 4))
+    for v in layer.weights:
+        v.assign(rng.standard_normal(v.shape).astype(dtype) * 0.5)
+    return layer
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("kw", [{}, {"return_sequences": True}, {"go_backwards": True},
+                                {"return_state": True}, {"use_bias": False},
+                                {"return_sequences": True, "return_state": True,
+                                 "go_backwards": True}],
+                         ids=["last", "seq", "backwards", "state", "nobias",
+                              "seq-state-backwards"])
+def test_gru_fused_matches_step_loop(dtype, reset_after, masked, kw):
+    layer = _gru_layer(dtype, reset_after=reset_after, **kw)
+    x = rng.standard_normal((3, 6, 4)).astype(dtype)
+    mask = MASK if masked else None
+    fo, fg = _run(layer, x, mask, nested=False)
+    so, sg = _run(layer, x, mask, nested=True)
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    for a, b in zip(fo + fg, so + sg, strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
+def test_gru_fused_matches_step_loop_with_initial_state(reset_after):
+    layer = _gru_layer("float64", return_sequences=True, reset_after=reset_after)
+    x = rng.standard_normal((3, 6, 4))
+    init = [tf.constant(rng.standard_normal((3, 3)))]
+    for mask in (None, MASK):
+        fo, fg = _run(layer, x, mask, nested=False, initial_state=init)
+        so, sg = _run(layer, x, mask, nested=True, initial_state=init)
+        for a, b in zip(fo + fg, so + sg, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gru_stateful_matches_step_loop():
+    x = rng.standard_normal((3, 5, 4))
+    res = []
+    for nested in (False, True):
+        layer = keras.layers.GRU(3, stateful=True, dtype="float64",
+                                 kernel_initializer="ones", recurrent_initializer="ones")
+        layer.build((3, None, 4))
+        r = np.random.default_rng(3)
+        for v in layer.weights:
+            v.assign(r.standard_normal(v.shape) * 0.5)
+        outs = []
+        for _ in range(2):                     # the second call starts from the first's state
+            with _outer(nested):
+                outs.append(layer(tf.constant(x)).numpy())
+        res.append(outs)
+    for a, b in zip(*res, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+def test_gru_op_gradient_float64_finite_differences(reset_after, masked):
+    b, t, d, n = 3, 5, 2, 3
+    bshape = (2, 3 * n) if reset_after else (3 * n,)
+    arrays = [rng.standard_normal(s) for s in [(b, t, d), (b, n), (d, 3 * n), (n, 3 * n),
+                                                bshape]]
+    mask = np.array([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1], [0, 0, 1, 0, 1]], float) if masked \
+        else None
+    c_out = rng.standard_normal((b, t, n))
+
+    def loss_np():
+        h = rnn_ops.gru_sequence(*[tf.constant(a) for a in arrays],
+                                 mask=None if mask is None else tf.constant(mask),
+                                 reset_after=reset_after)
+        return float(np.sum(h.numpy() * c_out))
+
+    ts = [tf.constant(a) for a in arrays]
+    with tf.GradientTape() as tape:
+        for v in ts:
+            tape.watch(v)
+        h = rnn_ops.gru_sequence(*ts, mask=None if mask is None else tf.constant(mask),
+                                 reset_after=reset_after)
+        loss = tf.reduce_sum(h * c_out)
+    grads = tape.gradient(loss, ts)
+    for i, (g, num) in enumerate(zip(grads, _fd(loss_np, arrays), strict=True)):
+        np.testing.assert_allclose(g.numpy(), num, rtol=1e-6, atol=1e-8, err_msg=f"arg {i}")
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
+@pytest.mark.parametrize("b,n,t", [(1, 3, 4), (2, 1, 4), (1, 1, 1), (2, 3, 37)])
+def test_gru_outputs_and_buffers_are_not_shared(reset_after, b, n, t):
+    """Odd sizes (a batch or width of 1, one step, more steps than a chunk): outputs and
+    gradients are unchanged by later calls that reuse the recycled buffers, and a persistent
+    tape asked twice gives the same gradients."""
+    bshape = (2, 3 * n) if reset_after else (3 * n,)
+
+    def call(seed):
+        r = np.random.default_rng(seed)
+        arrs = [tf.constant(r.standard_normal(s).astype(np.float32))
+                for s in [(b, t, 2), (b, n), (2, 3 * n), (n, 3 * n), bshape]]
+        with tf.GradientTape(persistent=True) as tape:
+            for v in arrs:
+                tape.watch(v)
+            h = rnn_ops.gru_sequence(*arrs, reset_after=reset_after)
+            loss = tf.reduce_sum(h[:, -1] * 2.0) + tf.reduce_sum(h)
+        g1 = [g.numpy() for g in tape.gradient(loss, arrs)]
+        rnn_ops.gru_sequence(*arrs, reset_after=reset_after)       # no tape: buffers back
+        g2 = [g.numpy() for g in tape.gradient(loss, arrs)]
+        for x1, x2 in zip(g1, g2, strict=True):
+            np.testing.assert_array_equal(x1, x2)
+        return [h.numpy()] + g1
+
+    first = call(1)
+    kept = [a.copy() for a in first]
+    call(2)
+    call(3)
+    for a, k in zip(first, kept, strict=True):
+        np.testing.assert_array_equal(a, k)
 
 
 # ---------------------------------------------------------------- the Embedding's gradient
