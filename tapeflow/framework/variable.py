@@ -60,7 +60,7 @@ class Variable(_TensorLike):
         if callable(initial_value):
             initial_value = initial_value()
         dtype = None if dtype is None else _dt.as_dtype(dtype)
-        arr = np.array(_python_to_array(initial_value, dtype), copy=True)
+        arr = np.array(_python_to_array(initial_value, dtype), copy=True, order="C")
         if shape is not None and validate_shape:
             if not TensorShape(shape).is_compatible_with(arr.shape):
                 raise ValueError(f"Variable: initial_value has shape {arr.shape}, which is not "

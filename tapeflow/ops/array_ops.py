@@ -3,7 +3,7 @@ and the tensor factories (zeros, ones, fill, eye, range, one_hot)."""
 
 import builtins
 
-from tapeflow._backend import np
+from tapeflow._backend import jit, np
 from tapeflow.framework import dtypes as _dt
 from tapeflow.framework.errors import InvalidArgumentError
 from tapeflow.framework.registry import _TAPES, not_differentiable, op
@@ -384,6 +384,9 @@ def _gather_scatter(dy, indices, axis, batch_dims, shape):
     return out
 
 
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _scatter_rows(out, indices, dy):
     """``out[indices[j]] += dy[j]`` (rows of ``out``, ``dy`` shaped ``indices.shape +
     out.shape[1:]``) for the gradient of a gather along axis 0 (an Embedding's).
@@ -396,6 +399,16 @@ def _scatter_rows(out, indices, dy):
     differs, which saves copying ``dy``.
     """
     idx = indices.astype(np.intp, copy=False)
+    if dy.flags.c_contiguous and out.flags.c_contiguous and dy.dtype == out.dtype \
+            and out.dtype in _JIT_DTYPES and out.ndim >= 1 and out.size and idx.size:
+        k = jit.kernels()
+        if k is not None:       # the same additions in the same order, compiled
+            bad = k.scatter_add_rows(out.reshape(out.shape[0], -1), idx.reshape(-1),
+                                     dy.reshape(idx.size, -1))
+            if bad >= 0:
+                raise IndexError(f"index {int(idx.reshape(-1)[bad])} is out of bounds for "
+                                 f"axis 0 with size {out.shape[0]}")
+            return
     if idx.min() < 0:  # NumPy-style negative indices (the public gather rejects them)
         idx = idx % out.shape[0]
     row = out[0].size

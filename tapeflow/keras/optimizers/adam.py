@@ -88,6 +88,13 @@ class Adam(Optimizer):
         # the step; t2: g^2 - v, then the denominator). On large variables the copy of the
         # gradients is fused with their two uses (g - m and g^2).
         dt = type(alpha)
+        compiled = None if self.amsgrad else self._jit_part(p, arrays)
+        if compiled is not None:        # the same operations, one pass (jit_kernels.py)
+            k, pieces = compiled
+            c1, c2, eps = dt(1 - self.beta_1), dt(1 - self.beta_2), dt(self.epsilon)
+            for w, g, m, v in pieces:
+                k.adam_update(w, g, m, v, alpha, c1, c2, eps)
+            return
         m, v = p.bufs[0], p.bufs[1]
         t1, t1_views = p.scratch(0)
         t2, t2_views = p.scratch(1)

@@ -79,6 +79,13 @@ class RMSprop(Optimizer):
         # then the increment) and s (g^2, then the denominator). Without ``centered`` the copy
         # of the gradients is fused with their two uses: s = g^2 and g = g * lr.
         dt = type(lr)
+        compiled = None if self.centered or self.momentum > 0 else self._jit_part(p, arrays)
+        if compiled is not None:        # the same operations, one pass (jit_kernels.py)
+            k, pieces = compiled
+            rho, c, eps = dt(self.rho), dt(1 - self.rho), dt(self.epsilon)
+            for w, g, vel in pieces:
+                k.rmsprop_update(w, g, vel, lr, rho, c, eps)
+            return
         vel = p.bufs[0]
         s, s_views = p.scratch(0)
         g, g_views = p.scratch(1)

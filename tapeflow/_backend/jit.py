@@ -1,0 +1,112 @@
+"""Compiled kernels through Numba: the optional ``tapeflow[jit]`` extra (issue 7, W6).
+
+A recurrent layer's step is a tiny matrix product and a dozen small elementwise passes; in NumPy
+each pass is a call of a few microseconds, so an LSTM over 100 steps spends most of its time in
+call overhead, not arithmetic. With Numba installed (``pip install tapeflow[jit]``), the LSTM's
+whole sequence runs in one compiled loop instead: per step one BLAS product (the same OpenBLAS
+that NumPy uses, called directly) and one fused pass over the gates; see
+``tapeflow/_backend/jit_kernels.py``. Without Numba, or with ``TAPEFLOW_JIT=0`` in the
+environment, the NumPy kernels run; both give the same results within float rounding (the
+compiled float32 tanh is a rational approximation accurate to 3e-7, the one TensorFlow's CPU
+kernels use; float64 uses the exact one).
+
+Numba stays out of ``import tapeflow`` (it takes 0.2 s to import): it is loaded the first time a
+kernel is wanted. Compiled code is cached on disk (``__pycache__``, or Numba's user cache
+directory where the package is read-only), so only the first run on a machine compiles (about
+ten seconds for every kernel and dtype).
+
+Why not Numba's own ``np.dot``: it calls BLAS through SciPy, a 100 MB dependency. The kernels
+call OpenBLAS's ``cblas_?gemm`` directly, found in NumPy's bundled OpenBLAS through
+threadpoolctl (a dependency already). Where that library or its 64-bit-integer interface is not
+there (another BLAS build), the compiled kernels are not used.
+
+>>> from tapeflow._backend import jit
+>>> jit.kernels() is None or hasattr(jit.kernels(), "lstm_forward")
+True
+"""
+
+import ctypes
+import os
+
+__all__ = ["kernels", "enabled", "ENV"]
+
+ENV = "TAPEFLOW_JIT"
+# the module switch: None follows the environment; True / False force it (tests compare paths)
+enabled = None
+
+# _state[0]: None until first asked, then the kernels module or False (not available)
+_state = [None]
+_reason = [""]
+
+# OpenBLAS's CBLAS gemm with 64-bit integers, under the names NumPy's wheels export it
+_GEMM_NAMES = {"s": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
+               "d": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
+
+
+def _switch_on():
+    if enabled is not None:
+        return bool(enabled)
+    return os.environ.get(ENV, "1") != "0"
+
+
+def _gemm_addresses():
+    """{'s': address, 'd': address} of NumPy's OpenBLAS ILP64 ``cblas_?gemm``, or None."""
+    try:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - lazy
+    except ImportError:
+        return None
+    libs = [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+            if lib.internal_api == "openblas"]
+    libs = [lib for lib in libs if "numpy" in lib.filepath] or libs
+    for lib in libs:
+        dl = getattr(lib, "dynlib", None)
+        found = {}
+        for kind, names in _GEMM_NAMES.items():
+            for name in names:
+                fn = getattr(dl, name, None) if dl is not None else None
+                if fn is not None:
+                    found[kind] = ctypes.cast(fn, ctypes.c_void_p).value
+                    break
+        if len(found) == 2:
+            return found
+    return None
+
+
+def _load():
+    if not _switch_on():
+        _reason[0] = f"switched off ({ENV}=0)"
+        return False
+    try:
+        import llvmlite.binding as llb  # noqa: PLC0415 - optional extra, lazy
+        import numba  # noqa: F401, PLC0415
+    except ImportError:
+        _reason[0] = "numba is not installed (pip install tapeflow[jit])"
+        return False
+    addresses = _gemm_addresses()
+    if addresses is None:
+        _reason[0] = "NumPy's BLAS has no OpenBLAS cblas_?gemm64_"
+        return False
+    # the kernels call these names; binding them before the kernels compile (or load from
+    # Numba's cache) keeps the compiled code independent of the library's symbol names
+    llb.add_symbol("tapeflow_cblas_sgemm", addresses["s"])
+    llb.add_symbol("tapeflow_cblas_dgemm", addresses["d"])
+    from tapeflow._backend import jit_kernels  # noqa: PLC0415 - compiles lazily per dtype
+
+    return jit_kernels
+
+
+def kernels():
+    """The compiled kernels module, or ``None`` where they are not available or switched off
+    (``TAPEFLOW_JIT=0``); ``why_not()`` says which."""
+    if not _switch_on():
+        return None
+    k = _state[0]
+    if k is None:
+        k = _state[0] = _load()
+    return k or None
+
+
+def why_not():
+    """Why ``kernels()`` is ``None`` (an empty string when it is not)."""
+    kernels()
+    return "" if kernels() is not None else (_reason[0] or f"switched off ({ENV}=0)")

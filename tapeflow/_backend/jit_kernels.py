@@ -1,0 +1,328 @@
+"""The Numba kernels (imported only through ``tapeflow._backend.jit.kernels()``, which binds the
+BLAS symbols they call first).
+
+Layout: batch-major, as the Keras layers hand the arrays over: ``(batch, time, features)``, the
+LSTM's gates in Keras's column order ``i, f, c, o`` (``4 * units`` columns). Each kernel works
+on a range of batch rows ``[r0, r1)``: the rows of a recurrence are independent, so two threads
+can run the two halves of a batch at once (the kernels release the GIL).
+
+Per step the recurrent product is one ``cblas_?gemm`` call writing straight into the step's
+rows of the larger arrays (the leading dimension skips the other time steps), and the gate
+arithmetic is one compiled pass per row: no temporaries, no per-op call overhead.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+__all__ = ["lstm_coef", "lstm_forward", "lstm_backward", "tanh_approx", "adam_update",
+           "rmsprop_update", "scatter_add_rows"]
+
+# error_model="numpy": a float division by zero gives inf instead of raising, which is what lets
+# LLVM vectorise loops that divide (Python's model adds a branch per division).
+# fastmath "contract": fused multiply-adds allowed; no reassociation, NaNs and infs kept.
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+
+_I64 = types.int64
+_ADDR = types.intp       # a data pointer passed as an integer (the same register in the ABI)
+
+
+def _gemm_sig(f):
+    return types.void(types.int32, types.int32, types.int32, _I64, _I64, _I64, f, _ADDR, _I64,
+                      _ADDR, _I64, f, _ADDR, _I64)
+
+
+# bound to NumPy's OpenBLAS by jit._load() (llvmlite.binding.add_symbol) before any compile
+_sgemm = types.ExternalFunction("tapeflow_cblas_sgemm", _gemm_sig(types.float32))
+_dgemm = types.ExternalFunction("tapeflow_cblas_dgemm", _gemm_sig(types.float64))
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """C (m x n, row-major, leading dimension ldc) = op(A) @ op(B) + beta * C, by address."""
+
+
+@overload(_gemm, jit_options=dict(error_model="numpy"))
+def _gemm_ov(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    if beta == types.float32:
+        def gemm32(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+            _sgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1.0), a, lda, b, ldb,
+                   beta, c, ldc)
+        return gemm32
+
+    def gemm64(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+        _dgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc)
+    return gemm64
+
+
+def _like(arr, v):
+    """``v`` as a scalar of ``arr``'s dtype (Numba would promote float32 with a Python float
+    to float64)."""
+
+
+@overload(_like, inline="always")
+def _like_ov(arr, v):
+    if arr.dtype == types.float32:
+        return lambda arr, v: np.float32(v)
+    return lambda arr, v: np.float64(v)
+
+
+# tanh for float32 as a rational function (odd degree 13 over even degree 6 in x, clamped where
+# tanh rounds to +-1 in float32): plain arithmetic that vectorises, where a libm call per element
+# would not. The coefficients are the minimax fit TensorFlow's CPU kernels use (Eigen's
+# generic fast tanh). Measured against float64 tanh: max abs error 2.7e-7 (np.tanh in float32:
+# 6e-8); 0.10 ns an element against NumPy's 0.16 on the benchmark machine.
+_TANH_CLAMP = 7.90531110763549805
+_TANH_P = (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
+           5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
+           -2.76076847742355e-16)
+_TANH_Q = (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04,
+           1.19825839466702e-06)
+
+
+@njit(inline="always", error_model="numpy", fastmath={"contract"})
+def _tanh32(x):
+    x = min(max(x, np.float32(-_TANH_CLAMP)), np.float32(_TANH_CLAMP))
+    x2 = x * x
+    p = np.float32(_TANH_P[6])
+    p = p * x2 + np.float32(_TANH_P[5])
+    p = p * x2 + np.float32(_TANH_P[4])
+    p = p * x2 + np.float32(_TANH_P[3])
+    p = p * x2 + np.float32(_TANH_P[2])
+    p = p * x2 + np.float32(_TANH_P[1])
+    p = p * x2 + np.float32(_TANH_P[0])
+    q = np.float32(_TANH_Q[3])
+    q = q * x2 + np.float32(_TANH_Q[2])
+    q = q * x2 + np.float32(_TANH_Q[1])
+    q = q * x2 + np.float32(_TANH_Q[0])
+    return x * p / q
+
+
+def _tanh(x):
+    """tanh: the rational approximation in float32, libm's in float64 (gradient checks)."""
+
+
+@overload(_tanh, inline="always")
+def _tanh_ov(x):
+    if x == types.float32:
+        return lambda x: _tanh32(x)
+    return lambda x: math.tanh(x)
+
+
+@njit(**_OPTS)
+def tanh_approx(x, out):
+    """The float32 kernels' tanh over a 1-D array (tests measure its error)."""
+    for i in range(x.shape[0]):
+        out[i] = _tanh(x[i])
+
+
+def lstm_coef(bias):
+    """``coef`` for ``lstm_forward``: rows (pre, mul, add, bias) such that each activated gate
+    is ``mul * tanh(pre * (z + bias)) + add``: sigmoid(v) = 0.5 tanh(v / 2) + 0.5 for the
+    i, f, o gates, tanh for the candidate c (one rational function, no exp).
+
+    >>> import numpy as np
+    >>> lstm_coef(np.zeros(8, np.float32))[:3, :].tolist()[0]
+    [0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5]
+    """
+    g4 = bias.shape[0]
+    n = g4 // 4
+    coef = np.empty((4, g4), bias.dtype)
+    coef[:3] = 0.5
+    coef[:2, 2 * n:3 * n] = 1
+    coef[2, 2 * n:3 * n] = 0
+    coef[3] = bias
+    return coef
+
+
+@njit(**_OPTS)
+def lstm_forward(xw, coef, u, h0, c0, keep, r0, r1, hs, hp, cp, tcs, c_last, hbuf, cbuf):
+    """Rows [r0, r1) of an LSTM sequence (Keras's tanh / sigmoid cell).
+
+    In: ``xw`` (B, T, 4n) the input projection ``x @ kernel`` (overwritten with the activated
+    gates, which the backward reads), ``coef`` (4, 4n) from ``lstm_coef`` (the bias and the
+    gates' activations), ``u`` the recurrent kernel (n, 4n),
+    ``h0``, ``c0`` (B, n), ``keep`` (B, T) the mask as 1/0 or a (B, 0) array for none.
+    Out: ``hs`` (B, T, n) the hidden states, ``hp`` and ``cp`` (B, T, n) the states each step
+    started from, ``tcs`` (B, T, n) tanh of each step's cell state, ``c_last`` (B, n).
+    ``hbuf``, ``cbuf``: (r1 - r0, n) scratch, the running states of these rows.
+    """
+    t_len, g4 = xw.shape[1], xw.shape[2]
+    n = g4 // 4
+    rows = r1 - r0
+    pre, mul, add, bias = coef[0], coef[1], coef[2], coef[3]
+    one = _like(xw, 1.0)
+    zero = _like(xw, 0.0)
+    masked = keep.shape[1] > 0
+    item = xw.itemsize
+    for r in range(rows):
+        for j in range(n):
+            hbuf[r, j] = h0[r0 + r, j]
+            cbuf[r, j] = c0[r0 + r, j]
+    for t in range(t_len):
+        # the step's pre-activations, in place: xw[r0:r1, t] += h_{t-1} @ U (ldc skips the
+        # other steps of each row)
+        _gemm(_NO_TRANS, _NO_TRANS, rows, g4, n, hbuf.ctypes.data, n, u.ctypes.data, g4, one,
+              xw.ctypes.data + (r0 * t_len + t) * g4 * item, t_len * g4)
+        for r in range(rows):
+            b = r0 + r
+            z = xw[b, t]
+            # one loop over the whole row, the gates told apart by coefficients: three loops
+            # of n (32 on W6) run 4x slower, too short for the vectorised loop body (64 floats
+            # an iteration with AVX-512), so mostly in its scalar remainder
+            for g in range(g4):
+                z[g] = mul[g] * _tanh(pre[g] * (z[g] + bias[g])) + add[g]
+            hrow = hbuf[r]
+            crow = cbuf[r]
+            if masked and keep[b, t] == 0:
+                # a masked step keeps the state (and repeats the previous output)
+                for j in range(n):
+                    hp[b, t, j] = hrow[j]
+                    cp[b, t, j] = crow[j]
+                    hs[b, t, j] = hrow[j]
+                    tcs[b, t, j] = zero
+                continue
+            for j in range(n):
+                hp[b, t, j] = hrow[j]
+                c_prev = crow[j]
+                cp[b, t, j] = c_prev
+                c = z[n + j] * c_prev + z[j] * z[2 * n + j]
+                tc = _tanh(c)
+                tcs[b, t, j] = tc
+                h = z[3 * n + j] * tc
+                crow[j] = c
+                hrow[j] = h
+                hs[b, t, j] = h
+    for r in range(rows):
+        for j in range(n):
+            c_last[r0 + r, j] = cbuf[r, j]
+
+
+@njit(**_OPTS)
+def lstm_backward(dy, seq, dh_last, dc_last, x, w, hp, gates, cp, tcs, u, keep, r0, r1, dz, dx,
+                  dh0, dc0, gw, gu, gb, dhbuf, dcbuf):
+    """Backward through time for rows [r0, r1) of ``lstm_forward`` (``x`` (B, T, d) its input,
+    ``w`` (d, 4n) its kernel).
+
+    ``dy`` (B, T, n): the outputs' gradient when ``seq`` (every step returned), else unused and
+    ``dh_last`` (B, n) is the last output's; ``dc_last`` (B, n): the last cell state's.
+    Out: these rows of ``dx`` (B, T, d), ``dh0``, ``dc0`` (B, n) and ``dz`` (B, T, 4n) (the
+    pre-activations' gradient); these rows' share of the weight gradients added to ``gw``
+    (d, 4n), ``gu`` (n, 4n) and ``gb`` (4n,). ``dhbuf``, ``dcbuf``: scratch.
+
+    After the loop, ``dx`` and the weight gradients are three products over these rows' every
+    step (``x[r0:r1]`` is one contiguous block, batch-major): when two threads run the two
+    halves, each makes its own on one core. One two-thread product over the whole batch uses
+    the two cores worse for these long thin shapes (K = batch * time; measured on W6: 0.38 ms
+    against 0.48 on one thread for ``x^T @ dz``).
+    """
+    t_len, g4 = gates.shape[1], gates.shape[2]
+    n = g4 // 4
+    d = x.shape[2]
+    rows = r1 - r0
+    one = _like(gates, 1.0)
+    zero = _like(gates, 0.0)
+    masked = keep.shape[1] > 0
+    item = dz.itemsize
+    for r in range(rows):
+        for j in range(n):
+            dhbuf[r, j] = zero if seq else dh_last[r0 + r, j]
+            dcbuf[r, j] = dc_last[r0 + r, j]
+    for t in range(t_len - 1, -1, -1):
+        for r in range(rows):
+            b = r0 + r
+            dhr = dhbuf[r]
+            dcr = dcbuf[r]
+            zt = dz[b, t]
+            gt = gates[b, t]
+            if seq:
+                for j in range(n):
+                    dhr[j] += dy[b, t, j]
+            if masked and keep[b, t] == 0:
+                # the state's gradient passes to the previous step unchanged (the product
+                # below adds this row's zero dz to it)
+                for g in range(g4):
+                    zt[g] = zero
+                continue
+            for j in range(n):
+                dh = dhr[j]
+                i = gt[j]
+                f = gt[n + j]
+                g = gt[2 * n + j]
+                o = gt[3 * n + j]
+                tc = tcs[b, t, j]
+                dc = dcr[j] + dh * o * (one - tc * tc)
+                zt[j] = dc * g * i * (one - i)
+                zt[n + j] = dc * cp[b, t, j] * f * (one - f)
+                zt[2 * n + j] = dc * i * (one - g * g)
+                zt[3 * n + j] = dh * tc * o * (one - o)
+                dcr[j] = dc * f
+                dhr[j] = zero
+            for g in range(g4):
+                gb[g] += zt[g]
+        # dh_{t-1} = dz[r0:r1, t] @ U^T (added to the masked rows' pass-through)
+        _gemm(_NO_TRANS, _TRANS, rows, n, g4, dz.ctypes.data + (r0 * t_len + t) * g4 * item,
+              t_len * g4, u.ctypes.data, g4, one, dhbuf.ctypes.data, n)
+    for r in range(rows):
+        for j in range(n):
+            dh0[r0 + r, j] = dhbuf[r, j]
+            dc0[r0 + r, j] = dcbuf[r, j]
+    k = rows * t_len
+    dzr = dz.ctypes.data + r0 * t_len * g4 * item
+    # dx = dz @ W^T, gw += x^T @ dz, gu += h_prev^T @ dz over these rows' steps
+    _gemm(_NO_TRANS, _TRANS, k, d, g4, dzr, g4, w.ctypes.data, g4, zero,
+          dx.ctypes.data + r0 * t_len * d * item, d)
+    _gemm(_TRANS, _NO_TRANS, d, g4, k, x.ctypes.data + r0 * t_len * d * item, d, dzr, g4, one,
+          gw.ctypes.data, g4)
+    _gemm(_TRANS, _NO_TRANS, n, g4, k, hp.ctypes.data + r0 * t_len * n * item, n, dzr, g4, one,
+          gu.ctypes.data, g4)
+
+
+# ---------------------------------------------------------------- optimizers, scatter
+# Exact IEEE arithmetic here (no fastmath): each kernel does its NumPy twin's operations in the
+# same order, so the numbers are the same bit for bit (tests compare the two); the gain is one
+# pass over memory instead of one per NumPy call (W6's Adam: ~9 passes over 330k parameters).
+_EXACT = dict(cache=True, nogil=True, error_model="numpy")
+
+
+@njit(**_EXACT)
+def adam_update(w, g, m, v, alpha, c1, c2, eps):
+    """Adam on flat arrays: m += (g - m) c1; v += (g^2 - v) c2; w -= m alpha / (sqrt(v) + eps)
+    (``c1 = 1 - beta_1``, ``c2 = 1 - beta_2``, ``alpha`` the bias-corrected learning rate)."""
+    for i in range(w.shape[0]):
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * c1
+        vi = v[i] + (gi * gi - v[i]) * c2
+        m[i] = mi
+        v[i] = vi
+        w[i] = w[i] - (mi * alpha) / (np.sqrt(vi) + eps)
+
+
+@njit(**_EXACT)
+def rmsprop_update(w, g, vel, lr, rho, c, eps):
+    """RMSprop (not centered, no momentum) on flat arrays: vel = vel rho + g^2 c;
+    w -= g lr / sqrt(vel + eps) (``c = 1 - rho``)."""
+    for i in range(w.shape[0]):
+        gi = g[i]
+        vi = vel[i] * rho + (gi * gi) * c
+        vel[i] = vi
+        w[i] = w[i] - (gi * lr) / np.sqrt(vi + eps)
+
+
+@njit(**_EXACT)
+def scatter_add_rows(out, idx, dy):
+    """``out[idx[j]] += dy[j]`` row by row in ``dy``'s order (``np.add.at``'s sums, bit for
+    bit); a negative index counts from the end. Returns -1, or the position of the first index
+    out of range (nothing from it on is added)."""
+    rows, cols = out.shape
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        if i < 0:
+            i += rows
+        if i < 0 or i >= rows:
+            return j
+        for c in range(cols):
+            out[i, c] += dy[j, c]
+    return -1
