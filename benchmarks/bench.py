@@ -189,7 +189,10 @@ def main(argv=None):
            "numpy": import_time(sys.executable, "import numpy", 5)}
     for fw in peers:
         imp[fw] = import_time(args.peers, PEER_IMPORT[fw], 2)
-    size = {"tapeflow": installed_size("tapeflow")}
+    seen = set()
+    size = {"tapeflow": installed_size("tapeflow", seen)}
+    # the optional ``jit`` extra (Numba, llvmlite), counted beyond what tapeflow already brings
+    jit_size = installed_size("numba", seen)[0]
     for fw in peers:
         code = ("import sys; sys.path.insert(0, %r); from _workloads_common import "
                 "installed_size as s; b, n = s(%r); print(b)" % (HERE, PEER_DIST[fw]))
@@ -198,7 +201,7 @@ def main(argv=None):
     elapsed = time.time() - t_start
 
     args.rounds = rounds_done
-    lines = _table(args, frameworks, peers, values, extras, imp, size, elapsed)
+    lines = _table(args, frameworks, peers, values, extras, imp, size, elapsed, jit_size)
     text = "\n".join(lines)
     print()
     print(text)
@@ -211,7 +214,20 @@ def main(argv=None):
     return 0
 
 
-def _table(args, frameworks, peers, values, extras, imp, size, elapsed):
+def _jit_state(args):
+    """Whether tapeflow's processes ran its compiled kernels (the ``jit`` extra)."""
+    env = dict(kv.split("=", 1) for kv in (args.tapeflow_env or []) if "=" in kv)
+    try:
+        import numba
+    except ImportError:
+        return "off (numba not installed: NumPy kernels)"
+    if env.get("TAPEFLOW_JIT", os.environ.get("TAPEFLOW_JIT", "1")) == "0":
+        return f"off (TAPEFLOW_JIT=0; numba {numba.__version__} installed)"
+    return f"on (numba {numba.__version__}, the `jit` extra)"
+
+
+
+def _table(args, frameworks, peers, values, extras, imp, size, elapsed, jit_size=0):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = "python benchmarks/bench.py " + " ".join(sys.argv[1:])
     import numpy
@@ -220,7 +236,8 @@ def _table(args, frameworks, peers, values, extras, imp, size, elapsed):
              f"Date: {now}; wall time of the run {elapsed:.0f} s; load average (1 min) "
              f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end  ",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPUs "
-             f"({_cpu_name()}); Python {platform.python_version()}, NumPy {numpy.__version__}  ",
+             f"({_cpu_name()}); Python {platform.python_version()}, NumPy {numpy.__version__}; "
+             f"tapeflow's compiled kernels: {_jit_state(args)}  ",
              f"Rounds: {args.rounds}, each (framework, workload) in a fresh process, frameworks "
              f"alternating; one warm-up epoch then {args.epochs} timed epochs per round "
              f"({args.epochs_small} passes/epochs for W4/W5). Figures are medians over all "
@@ -257,6 +274,10 @@ def _table(args, frameworks, peers, values, extras, imp, size, elapsed):
     lines.append("| installed size with dependencies (MiB) | "
                  + " | ".join(f"{size[fw][0] / 2**20:.0f}" for fw in ["tapeflow"] + peers)
                  + f" | < {SIZE_TARGET_MIB} |")
+    if jit_size:
+        lines.append(f"| ... with the optional `jit` extra (Numba) (MiB) | "
+                     f"{(size['tapeflow'][0] + jit_size) / 2**20:.0f} | "
+                     + " | ".join("-" for _ in peers) + " | - |")
     w1 = extras.get(("tapeflow", "W1"))
     if w1:
         data_mib = (784 + 1) * 4 * WORKLOADS["W1"][2] / 2**20

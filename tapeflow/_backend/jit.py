@@ -73,9 +73,6 @@ def _gemm_addresses():
 
 
 def _load():
-    if not _switch_on():
-        _reason[0] = f"switched off ({ENV}=0)"
-        return False
     try:
         import llvmlite.binding as llb  # noqa: PLC0415 - optional extra, lazy
         import numba  # noqa: F401, PLC0415
@@ -90,9 +87,28 @@ def _load():
     # Numba's cache) keeps the compiled code independent of the library's symbol names
     llb.add_symbol("tapeflow_cblas_sgemm", addresses["s"])
     llb.add_symbol("tapeflow_cblas_dgemm", addresses["d"])
-    from tapeflow._backend import jit_kernels  # noqa: PLC0415 - compiles lazily per dtype
+    try:
+        from tapeflow._backend import jit_kernels  # noqa: PLC0415 - compiles lazily per dtype
 
+        _check(jit_kernels)
+    except Exception as e:  # noqa: BLE001 - any failure: the NumPy kernels run instead
+        _reason[0] = f"the compiled kernels failed their check: {type(e).__name__}: {e}"
+        return False
     return jit_kernels
+
+
+def _check(k):
+    """A tiny product in each dtype through the bound gemm, against NumPy's: a library whose
+    ``cblas_?gemm64_`` does not take what the kernels pass would show here, not in a model."""
+    import numpy as np  # noqa: PLC0415 - (tapeflow._backend imports it already)
+
+    for dt in (np.float32, np.float64):
+        a = np.arange(6, dtype=dt).reshape(2, 3)
+        b = np.arange(12, dtype=dt).reshape(4, 3) - 5
+        c = np.full((2, 4), np.nan, dt)
+        k.gemm_check(a, b, c)
+        if not np.array_equal(c, a @ b.T):
+            raise ArithmeticError(f"gemm check gave {c.tolist()}, expected {(a @ b.T).tolist()}")
 
 
 def kernels():
@@ -107,6 +123,12 @@ def kernels():
 
 
 def why_not():
-    """Why ``kernels()`` is ``None`` (an empty string when it is not)."""
-    kernels()
-    return "" if kernels() is not None else (_reason[0] or f"switched off ({ENV}=0)")
+    """Why ``kernels()`` is ``None`` (an empty string when it is not).
+
+    >>> from tapeflow._backend import jit
+    >>> isinstance(jit.why_not(), str)
+    True
+    """
+    if not _switch_on():
+        return f"switched off ({ENV}=0 or jit.enabled = False)"
+    return "" if kernels() is not None else _reason[0]

@@ -18,7 +18,7 @@ from numba import njit, types
 from numba.extending import overload
 
 __all__ = ["lstm_coef", "lstm_forward", "lstm_backward", "tanh_approx", "adam_update",
-           "rmsprop_update", "scatter_add_rows"]
+           "rmsprop_update", "scatter_add_rows", "gemm_check"]
 
 # error_model="numpy": a float division by zero gives inf instead of raising, which is what lets
 # LLVM vectorise loops that divide (Python's model adds a branch per division).
@@ -326,3 +326,11 @@ def scatter_add_rows(out, idx, dy):
         for c in range(cols):
             out[i, c] += dy[j, c]
     return -1
+
+
+@njit(**_EXACT)
+def gemm_check(a, b, c):
+    """c = a @ b^T through the bound ``cblas_?gemm`` (``jit.kernels()`` checks the binding on
+    a tiny product before any kernel is used)."""
+    _gemm(_NO_TRANS, _TRANS, a.shape[0], b.shape[0], a.shape[1], a.ctypes.data, a.shape[1],
+          b.ctypes.data, b.shape[1], _like(a, 0.0), c.ctypes.data, c.shape[1])

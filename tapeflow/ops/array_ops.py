@@ -409,7 +409,13 @@ def _scatter_rows(out, indices, dy):
                 raise IndexError(f"index {int(idx.reshape(-1)[bad])} is out of bounds for "
                                  f"axis 0 with size {out.shape[0]}")
             return
-    if idx.min() < 0:  # NumPy-style negative indices (the public gather rejects them)
+    rows = out.shape[0]
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < -rows or hi >= rows:      # (the compiled path's check and message)
+            bad = lo if lo < -rows else hi
+            raise IndexError(f"index {bad} is out of bounds for axis 0 with size {rows}")
+    if idx.size and lo < 0:  # NumPy-style negative indices (the public gather rejects them)
         idx = idx % out.shape[0]
     row = out[0].size
     # flat element index of every element of dy: idx * row + position within the row
