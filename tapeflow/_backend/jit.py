@@ -122,6 +122,52 @@ def kernels():
     return k or None
 
 
+_parallel = [None]
+
+
+def parallel_ok():
+    """Whether the kernels' two-thread variants should run: Numba's thread pool is OpenMP or
+    TBB (its fallback pool, "workqueue", wakes its threads through the OS for each loop: 60+ us,
+    more than it saves) and this process is not a fork of one that started the pool (OpenMP
+    does not survive ``fork``). Decided on first use; ``TAPEFLOW_JIT_THREADS=0`` turns it off.
+
+    >>> from tapeflow._backend import jit
+    >>> jit.parallel_ok() in (True, False)
+    True
+    """
+    ok = _parallel[0]
+    if ok is None:
+        ok = _parallel[0] = _probe_parallel()
+    return ok
+
+
+def _probe_parallel():
+    if os.environ.get("TAPEFLOW_JIT_THREADS", "1") == "0" or kernels() is None:
+        return False
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    if n < 2:
+        return False
+    import numba  # noqa: PLC0415 - loaded with the kernels
+    import numpy as np  # noqa: PLC0415
+
+    try:
+        kernels().parallel_probe(np.zeros(2))
+        return numba.threading_layer() in ("omp", "tbb")
+    except Exception:  # noqa: BLE001 - no usable pool: one thread
+        return False
+
+
+def _after_fork():
+    _parallel[0] = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def why_not():
     """Why ``kernels()`` is ``None`` (an empty string when it is not).
 

@@ -14,11 +14,12 @@ arithmetic is one compiled pass per row: no temporaries, no per-op call overhead
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
 __all__ = ["lstm_coef", "lstm_forward", "lstm_backward", "tanh_approx", "adam_update",
-           "rmsprop_update", "scatter_add_rows", "gemm_check"]
+           "rmsprop_update", "scatter_add_rows", "gemm_check", "sgd_update", "mlp_rows",
+           "mlp_grads", "mlp_step2", "parallel_probe", "lstm_forward2", "lstm_backward2"]
 
 # error_model="numpy": a float division by zero gives inf instead of raising, which is what lets
 # LLVM vectorise loops that divide (Python's model adds a branch per division).
@@ -334,3 +335,189 @@ def gemm_check(a, b, c):
     a tiny product before any kernel is used)."""
     _gemm(_NO_TRANS, _TRANS, a.shape[0], b.shape[0], a.shape[1], a.ctypes.data, a.shape[1],
           b.ctypes.data, b.shape[1], _like(a, 0.0), c.ctypes.data, c.shape[1])
+
+
+@njit(**_EXACT)
+def sgd_update(w, g, lr):
+    """Plain SGD on flat arrays: w -= g lr (NumPy's ``multiply`` then ``subtract``)."""
+    for i in range(w.shape[0]):
+        w[i] = w[i] - g[i] * lr
+
+
+# ---------------------------------------------------------------- a Dense chain's step
+# tapeflow/keras/_fused_mlp.py: a Sequential of Dense layers trained with a cross-entropy or a
+# squared error runs its forward, loss and backward as these two kernels (the optimizer and the
+# metrics stay the model's own). Activation codes: 0 linear, 1 relu, 2 softmax (last layer).
+# Loss codes: 0 sparse categorical cross-entropy on the last layer's pre-softmax values (Keras
+# takes a softmax output's logits too), 1 mean squared error.
+_LINEAR, _RELU, _SOFTMAX = 0, 1, 2
+
+
+@njit(**_OPTS)
+def mlp_rows(x, ws, bs, acts, outs, dzs, labels, targets, loss_kind, scale, logits, r0, r1,
+             stats):
+    """Rows [r0, r1): the forward (``outs[l]`` each layer's output; the last one is what the
+    model returns), the loss (summed into ``stats[0]``; ``stats[1] = 1`` and an early return
+    for a label out of range) and the gradient of each layer's pre-activation (``dzs[l]``).
+    The rows are independent, so two threads run two halves. ``scale``: the loss's 1 / batch;
+    ``logits``: (B, classes) receives a softmax output's input (for metrics that read the
+    logits, as the general path's ``_keras_logits``), or (0, 0) for none.
+    """
+    n_layers = len(ws)
+    item = x.itemsize
+    rows = r1 - r0
+    zero = _like(x, 0.0)
+    one = _like(x, 1.0)
+    total = 0.0
+    for li in range(n_layers):
+        w = ws[li]
+        din, dout = w.shape[0], w.shape[1]
+        a_in = x if li == 0 else outs[li - 1]
+        out = outs[li]
+        _gemm(_NO_TRANS, _NO_TRANS, rows, dout, din, a_in.ctypes.data + r0 * din * item, din,
+              w.ctypes.data, dout, zero, out.ctypes.data + r0 * dout * item, dout)
+        b = bs[li]
+        has_b = b.shape[0] > 0
+        act = acts[li]
+        last = li == n_layers - 1
+        for r in range(r0, r1):
+            row = out[r]
+            if has_b:
+                for j in range(dout):
+                    row[j] += b[j]
+            if act == _RELU:
+                for j in range(dout):
+                    v = row[j]
+                    row[j] = zero if v < zero else v     # NaN stays NaN, as np.maximum
+            if not last:
+                continue
+            dz = dzs[li][r]
+            if loss_kind == 0:
+                y = labels[r]
+                if y < 0 or y >= dout:
+                    stats[1] = 1.0
+                    return
+                m = row[0]
+                for j in range(1, dout):
+                    if row[j] > m:
+                        m = row[j]
+                s = zero
+                for j in range(dout):
+                    e = np.exp(row[j] - m)
+                    dz[j] = e
+                    s += e
+                lse = m + np.log(s)
+                total += lse - row[y]
+                keep = act == _SOFTMAX and logits.shape[0] > 0
+                for j in range(dout):
+                    p = dz[j] / s
+                    dz[j] = p
+                    if act == _SOFTMAX:
+                        if keep:
+                            logits[r, j] = row[j]
+                        row[j] = p
+                dz[y] -= one                        # softmax - one-hot, then the mean's 1/B
+                for j in range(dout):
+                    dz[j] *= scale
+            else:
+                t = targets[r]
+                acc = 0.0
+                for j in range(dout):
+                    diff = row[j] - t[j]
+                    acc += diff * diff
+                    dz[j] = (diff + diff) / dout * scale
+                total += acc / dout
+    stats[0] += total
+    for li in range(n_layers - 1, 0, -1):
+        w = ws[li]
+        din, dout = w.shape[0], w.shape[1]
+        dprev = dzs[li - 1]
+        # the previous layer's output gradient: dz @ W^T, then its activation's derivative
+        _gemm(_NO_TRANS, _TRANS, rows, din, dout, dzs[li].ctypes.data + r0 * dout * item, dout,
+              w.ctypes.data, dout, zero, dprev.ctypes.data + r0 * din * item, din)
+        if acts[li - 1] == _RELU:
+            prev = outs[li - 1]
+            for r in range(r0, r1):
+                d = dprev[r]
+                o = prev[r]
+                for j in range(din):
+                    d[j] *= one if o[j] > zero else zero     # TF: dy * (y > 0)
+
+
+@njit(**_OPTS)
+def mlp_grads(x, ws, outs, dzs, gws, gbs, part, parts):
+    """Part ``part`` of ``parts`` of the weight gradients after ``mlp_rows``: columns of each
+    layer's ``gws[l] = a_{l-1}^T @ dzs[l]`` over the whole batch and the bias gradients
+    ``gbs[l]`` (summed row by row, as NumPy's sum over axis 0; a (0,) array: no bias)."""
+    bsz = x.shape[0]
+    item = x.itemsize
+    zero = _like(x, 0.0)
+    for li in range(len(ws)):
+        din, dout = ws[li].shape[0], ws[li].shape[1]
+        c0 = dout * part // parts
+        c1 = dout * (part + 1) // parts
+        if c1 <= c0:
+            continue
+        a_in = x if li == 0 else outs[li - 1]
+        dz = dzs[li]
+        _gemm(_TRANS, _NO_TRANS, din, c1 - c0, bsz, a_in.ctypes.data, din,
+              dz.ctypes.data + c0 * item, dout, zero, gws[li].ctypes.data + c0 * item, dout)
+        gb = gbs[li]
+        if gb.shape[0] > 0:
+            for c in range(c0, c1):
+                gb[c] = zero
+            for r in range(bsz):
+                row = dz[r]
+                for c in range(c0, c1):
+                    gb[c] += row[c]
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def mlp_step2(x, ws, bs, acts, outs, dzs, labels, targets, loss_kind, scale, logits, stats, gws,
+              gbs):
+    """``mlp_rows`` on the two halves of the batch, then ``mlp_grads`` on the two halves of the
+    columns, each pair on two threads of Numba's pool (``stats``: (2, 2), one row per half).
+
+    Numba's OpenMP pool starts a parallel loop in ~1 us (its threads poll for a while after
+    each), where waking a sleeping Python thread costs 10-60 us on the benchmark VM, as much as
+    a half of W2's products: only this makes the split pay on small batches."""
+    bsz = x.shape[0]
+    for p in prange(2):
+        mlp_rows(x, ws, bs, acts, outs, dzs, labels, targets, loss_kind, scale, logits,
+                 bsz * p // 2, bsz * (p + 1) // 2, stats[p])
+    if stats[0, 1] != 0 or stats[1, 1] != 0:
+        return
+    for p in prange(2):
+        mlp_grads(x, ws, outs, dzs, gws, gbs, p, 2)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def parallel_probe(a):
+    """Starts Numba's thread pool (``jit.parallel_ok`` then asks which one it got)."""
+    for p in prange(2):
+        a[p] += 1.0
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def lstm_forward2(xw, coef, u, h0, c0, keep, hs, hp, cp, tcs, c_last, hbuf, cbuf):
+    """``lstm_forward`` on the two halves of the batch on two threads of Numba's pool (see
+    ``mlp_step2``); ``hbuf``, ``cbuf``: (B, n) scratch."""
+    bsz = xw.shape[0]
+    for p in prange(2):
+        r0 = bsz * p // 2
+        r1 = bsz * (p + 1) // 2
+        lstm_forward(xw, coef, u, h0, c0, keep, r0, r1, hs, hp, cp, tcs, c_last, hbuf[r0:r1],
+                     cbuf[r0:r1])
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def lstm_backward2(dy, seq, dh_last, dc_last, x, w, hp, gates, cp, tcs, u, keep, dz, dx, dh0,
+                   dc0, gw, gu, gb, dhbuf, dcbuf):
+    """``lstm_backward`` on the two halves of the batch on two threads; ``gw``, ``gu``, ``gb``
+    hold one zeroed accumulator per half (leading axis 2), summed by the caller."""
+    bsz = gates.shape[0]
+    for p in prange(2):
+        r0 = bsz * p // 2
+        r1 = bsz * (p + 1) // 2
+        lstm_backward(dy, seq, dh_last, dc_last, x, w, hp, gates, cp, tcs, u, keep, r0, r1, dz,
+                      dx, dh0, dc0, gw[p], gu[p], gb[p], dhbuf[r0:r1], dcbuf[r0:r1])

@@ -324,6 +324,18 @@ def _flat_targets(y, names, n):
     return [y]
 
 
+_FUSED_MLP = [None]    # the module once imported; False: switched off (tests, benchmarks)
+
+
+def _fused_mlp():
+    mod = _FUSED_MLP[0]
+    if mod is None:
+        from tapeflow.keras import _fused_mlp as mod  # noqa: PLC0415 - first step only
+
+        _FUSED_MLP[0] = mod
+    return mod
+
+
 def _batch_size(x):
     if type(x) is Tensor:  # the common case, without building a TensorShape (issue 7)
         shape = x._value.shape
@@ -539,14 +551,26 @@ class Trainer:
     def train_step(self, data):
         """One optimization step on a batch; returns the metrics' values."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
+        if sample_weight is None and _FUSED_MLP[0] is not False:
+            # a Dense-only Sequential: forward, loss and backward compiled (_fused_mlp.py)
+            variables = self.trainable_variables
+            fused = _fused_mlp().train_step_arrays(self, x, y, variables)
+            if fused is not None:
+                loss, y_pred, grads = fused
+                self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+                self.optimizer.apply_gradients(zip(grads, variables))
+                return self.compute_metrics(x, y, y_pred, sample_weight=None)
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                      training=True)
+            # Keras 3: the gradient of the scaled loss; the optimizer divides it back
+            scaled = loss if getattr(self.optimizer, "loss_scale_factor", None) is None \
+                else self.optimizer.scale_loss(loss)
         variables = self.trainable_variables   # after the call: a lazy model builds in it
         self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
         if variables:
-            grads = tape.gradient(loss, variables)
+            grads = tape.gradient(scaled, variables)
             self.optimizer.apply_gradients(zip(grads, variables))
         else:
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)

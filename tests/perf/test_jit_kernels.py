@@ -63,14 +63,15 @@ def count(monkeypatch):
 
 
 @contextlib.contextmanager
-def paths(compiled, split=False):
-    """The compiled kernels on / off; the worker's two-thread split on / off."""
-    old = jit.enabled, worker.enabled
-    jit.enabled, worker.enabled = bool(compiled), bool(split)
+def paths(compiled, split=False, pool=False):
+    """The compiled kernels on / off; the worker's two-thread split on / off; the kernels'
+    two-thread variants on Numba's pool (``jit.parallel_ok()``) on / off."""
+    old = jit.enabled, worker.enabled, jit._parallel[0]
+    jit.enabled, worker.enabled, jit._parallel[0] = bool(compiled), bool(split), bool(pool)
     try:
         yield
     finally:
-        jit.enabled, worker.enabled = old
+        jit.enabled, worker.enabled, jit._parallel[0] = old
 
 
 def _close(got, want, tol):
@@ -177,6 +178,23 @@ def test_lstm_split_matches_whole(kern, count, seq, batch):
         _close(g, w, 1e-13)
         if name in ("h", "c_last", "dx", "dh0", "dc0"):     # per-row values: not summed
             np.testing.assert_array_equal(g, w, err_msg=name)
+
+
+@pytest.mark.parametrize("seq", [True, False], ids=["seq", "last"])
+@pytest.mark.parametrize("batch", [17, 40])
+def test_lstm_pool_matches_worker_split(kern, count, seq, batch):
+    # the same halves on Numba's pool (lstm_forward2 / lstm_backward2) as on the helper thread
+    arrays, mask = _lstm_data(batch, "float64", True, seed=5)
+    k = jit.kernels()
+    fwd2, bwd2 = count(k, "lstm_forward2"), count(k, "lstm_backward2")
+    with paths(compiled=True, split=True):
+        helper = _lstm_run(arrays, mask, seq)
+    assert not fwd2 and not bwd2
+    with paths(compiled=True, pool=True):
+        pool = _lstm_run(arrays, mask, seq)
+    assert len(fwd2) == 1 and len(bwd2) == 1
+    for name, g, w in zip(NAMES, pool, helper):
+        np.testing.assert_array_equal(g, w, err_msg=name)   # same halves, same sums
 
 
 def test_lstm_compiled_finite_differences(kern, count):
@@ -289,7 +307,9 @@ OPT_CONFIGS = [
     ("AdamW", {"weight_decay": 0.1}, "adam_update"),
     ("RMSprop", {}, "rmsprop_update"),
     ("RMSprop", {"rho": 0.8, "learning_rate": 0.01}, "rmsprop_update"),
+    ("SGD", {"learning_rate": 0.05}, "sgd_update"),
     # these keep the NumPy path
+    ("SGD", {"momentum": 0.9}, None),
     ("Adam", {"amsgrad": True}, None),
     ("RMSprop", {"centered": True}, None),
     ("RMSprop", {"momentum": 0.9}, None),
@@ -323,7 +343,7 @@ def _assert_identical(a, b):
 @pytest.mark.parametrize(("name", "kwargs", "kernel"), OPT_CONFIGS,
                          ids=[f"{n}-{'-'.join(k) or 'default'}" for n, k, _ in OPT_CONFIGS])
 def test_optimizer_compiled_bit_identical(kern, count, name, kwargs, kernel, dtype):
-    calls = {k: count(kern, k) for k in ("adam_update", "rmsprop_update")}
+    calls = {k: count(kern, k) for k in ("adam_update", "rmsprop_update", "sgd_update")}
     with paths(compiled=False):
         _, want_v, want_s, _ = _opt_run(name, kwargs, dtype)
     assert not any(calls.values())
