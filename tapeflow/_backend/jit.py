@@ -1,19 +1,21 @@
-"""Compiled kernels through Numba: the optional ``tapeflow[jit]`` extra (issue 7, W6).
+"""Compiled kernels through Numba: the optional ``tapeflow[jit]`` extra (issue 7).
 
 A recurrent layer's step is a tiny matrix product and a dozen small elementwise passes; in NumPy
 each pass is a call of a few microseconds, so an LSTM over 100 steps spends most of its time in
-call overhead, not arithmetic. With Numba installed (``pip install tapeflow[jit]``), the LSTM's
-whole sequence runs in one compiled loop instead: per step one BLAS product (the same OpenBLAS
-that NumPy uses, called directly) and one fused pass over the gates; see
-``tapeflow/_backend/jit_kernels.py``. Without Numba, or with ``TAPEFLOW_JIT=0`` in the
-environment, the NumPy kernels run; both give the same results within float rounding (the
-compiled float32 tanh is a rational approximation accurate to 3e-7, the one TensorFlow's CPU
-kernels use; float64 uses the exact one).
+call overhead, not arithmetic; a small MLP's step is likewise mostly the Python around its
+products. With Numba installed (``pip install tapeflow[jit]``) these run as compiled loops:
+the LSTM's whole sequence (per step one BLAS product, the same OpenBLAS that NumPy uses, called
+directly, and one fused pass over the gates), a Dense-only model's training step
+(``tapeflow/keras/_fused_mlp.py``), the Adam / RMSprop / SGD updates and the Embedding's
+gradient; see ``tapeflow/_backend/jit_kernels.py``. Without Numba, or with ``TAPEFLOW_JIT=0`` in
+the environment, the NumPy kernels run; both give the same results within float rounding (the
+optimizers' bit for bit; the compiled float32 tanh is a rational approximation accurate to
+3e-7, the one TensorFlow's CPU kernels use; float64 uses the exact one).
 
 Numba stays out of ``import tapeflow`` (it takes 0.2 s to import): it is loaded the first time a
 kernel is wanted. Compiled code is cached on disk (``__pycache__``, or Numba's user cache
 directory where the package is read-only), so only the first run on a machine compiles (about
-ten seconds for every kernel and dtype).
+a second per kernel and dtype, as each is first used).
 
 Why not Numba's own ``np.dot``: it calls BLAS through SciPy, a 100 MB dependency. The kernels
 call OpenBLAS's ``cblas_?gemm`` directly, found in NumPy's bundled OpenBLAS through
