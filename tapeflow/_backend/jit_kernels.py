@@ -499,13 +499,19 @@ def parallel_probe(a):
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def lstm_forward2(xw, coef, u, h0, c0, keep, hs, hp, cp, tcs, c_last, hbuf, cbuf):
+def lstm_forward2(x, w, xw, coef, u, h0, c0, keep, hs, hp, cp, tcs, c_last, hbuf, cbuf):
     """``lstm_forward`` on the two halves of the batch on two threads of Numba's pool (see
-    ``mlp_step2``); ``hbuf``, ``cbuf``: (B, n) scratch."""
-    bsz = xw.shape[0]
+    ``mlp_step2``), each first making its rows' input projection ``xw = x @ w`` (``x``
+    (B, T, d)); ``hbuf``, ``cbuf``: (B, n) scratch."""
+    bsz, t_len, d = x.shape
+    g4 = w.shape[1]
+    item = x.itemsize
     for p in prange(2):
         r0 = bsz * p // 2
         r1 = bsz * (p + 1) // 2
+        _gemm(_NO_TRANS, _NO_TRANS, (r1 - r0) * t_len, g4, d,
+              x.ctypes.data + r0 * t_len * d * item, d, w.ctypes.data, g4, _like(x, 0.0),
+              xw.ctypes.data + r0 * t_len * g4 * item, g4)
         lstm_forward(xw, coef, u, h0, c0, keep, r0, r1, hs, hp, cp, tcs, c_last, hbuf[r0:r1],
                      cbuf[r0:r1])
 
