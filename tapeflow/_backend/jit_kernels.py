@@ -19,7 +19,9 @@ from numba.extending import overload
 
 __all__ = ["lstm_coef", "lstm_forward", "lstm_backward", "tanh_approx", "adam_update",
            "rmsprop_update", "scatter_add_rows", "gemm_check", "sgd_update", "mlp_rows",
-           "mlp_grads", "mlp_step2", "parallel_probe", "lstm_forward2", "lstm_backward2"]
+           "mlp_grads", "mlp_step2", "parallel_probe", "lstm_forward2", "lstm_backward2",
+           "conv_rows", "conv_fwd2", "conv_bp_rows", "conv_bp2", "pool_rows", "pool_fwd2",
+           "pool_bp_rows", "pool_bp2"]
 
 # error_model="numpy": a float division by zero gives inf instead of raising, which is what lets
 # LLVM vectorise loops that divide (Python's model adds a branch per division).
@@ -527,3 +529,185 @@ def lstm_backward2(dy, seq, dh_last, dc_last, x, w, hp, gates, cp, tcs, u, keep,
         r1 = bsz * (p + 1) // 2
         lstm_backward(dy, seq, dh_last, dc_last, x, w, hp, gates, cp, tcs, u, keep, r0, r1, dz,
                       dx, dh0, dc0, gw[p], gu[p], gb[p], dhbuf[r0:r1], dcbuf[r0:r1])
+
+
+# ---------------------------------------------------------------- convolution and pooling
+# 2-D, channels-last, groups 1, no dilation (tapeflow/ops/conv_ops.py pads first). Each kernel
+# works on images [n0, n1): its rows of the im2col matrix (M = N * OH * OW rows of
+# KH * KW * C, the layout of conv_ops._im2col), one product, the bias and relu in one pass.
+# The parallel variants run the two halves of the batch on Numba's pool, each half's products
+# on one core (the same work as one two-thread product, without its hand-offs, and with the
+# im2col and col2im passes split too).
+@njit(**_OPTS)
+def conv_rows(xp, w2, b, has_b, relu, kh, kw, sh, sw, cols, out, n0, n1):
+    """Images [n0, n1) of a convolution: ``cols`` rows (kept for the gradient), ``out``."""
+    hgt, wid, c = xp.shape[1], xp.shape[2], xp.shape[3]
+    oh, ow, o_ = out.shape[1], out.shape[2], out.shape[3]
+    run = kw * c
+    kk = kh * run
+    flat = xp.reshape(-1)
+    for n in range(n0, n1):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = cols[(n * oh + oy) * ow + ox]
+                for dy in range(kh):
+                    base = ((n * hgt + oy * sh + dy) * wid + ox * sw) * c
+                    for j in range(run):       # a kernel row: kw * c contiguous elements
+                        row[dy * run + j] = flat[base + j]
+    r0 = n0 * oh * ow
+    r1 = n1 * oh * ow
+    item = xp.itemsize
+    zero = _like(xp, 0.0)
+    _gemm(_NO_TRANS, _NO_TRANS, r1 - r0, o_, kk, cols.ctypes.data + r0 * kk * item, kk,
+          w2.ctypes.data, o_, zero, out.ctypes.data + r0 * o_ * item, o_)
+    if has_b or relu:
+        o2 = out.reshape(-1, o_)
+        for r in range(r0, r1):
+            row = o2[r]
+            if has_b:
+                for j in range(o_):
+                    row[j] += b[j]
+            if relu:
+                for j in range(o_):
+                    v = row[j]
+                    row[j] = zero if v < zero else v
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def conv_fwd2(xp, w2, b, has_b, relu, kh, kw, sh, sw, cols, out):
+    """``conv_rows`` on the two halves of the batch on two threads."""
+    nb = xp.shape[0]
+    for p in prange(2):
+        conv_rows(xp, w2, b, has_b, relu, kh, kw, sh, sw, cols, out, nb * p // 2,
+                  nb * (p + 1) // 2)
+
+
+@njit(**_OPTS)
+def conv_bp_rows(dy, y, relu, cols, w2, kh, kw, sh, sw, dz, dcols, dxp, need_dx, gw, gb, n0,
+                 n1):
+    """Images [n0, n1) of a convolution's gradient: ``dz = dy * (y > 0)`` (relu) or ``dy``,
+    these rows' share of the filter and bias gradients added to ``gw`` (K, O) and ``gb``, and
+    with ``need_dx`` the padded input's gradient ``dxp`` (these images zeroed, then col2im)."""
+    oh, ow, o_ = dy.shape[1], dy.shape[2], dy.shape[3]
+    hgt, wid, c = dxp.shape[1], dxp.shape[2], dxp.shape[3]
+    run = kw * c
+    kk = kh * run
+    r0 = n0 * oh * ow
+    r1 = n1 * oh * ow
+    item = dy.itemsize
+    one = _like(dy, 1.0)
+    zero = _like(dy, 0.0)
+    dy2 = dy.reshape(-1, o_)
+    y2 = y.reshape(-1, o_)
+    for r in range(r0, r1):
+        src = dy2[r]
+        dst = dz[r]
+        if relu:
+            yr = y2[r]
+            for j in range(o_):
+                dst[j] = src[j] * (one if yr[j] > zero else zero)    # TF: dy * (y > 0)
+        else:
+            for j in range(o_):
+                dst[j] = src[j]
+        for j in range(o_):
+            gb[j] += dst[j]
+    _gemm(_TRANS, _NO_TRANS, kk, o_, r1 - r0, cols.ctypes.data + r0 * kk * item, kk,
+          dz.ctypes.data + r0 * o_ * item, o_, one, gw.ctypes.data, o_)
+    if not need_dx:
+        return
+    _gemm(_NO_TRANS, _TRANS, r1 - r0, kk, o_, dz.ctypes.data + r0 * o_ * item, o_,
+          w2.ctypes.data, o_, zero, dcols.ctypes.data + r0 * kk * item, kk)
+    flat = dxp.reshape(-1)
+    per = hgt * wid * c
+    for i in range(n0 * per, n1 * per):
+        flat[i] = zero
+    for n in range(n0, n1):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = dcols[(n * oh + oy) * ow + ox]
+                for dy_ in range(kh):
+                    base = ((n * hgt + oy * sh + dy_) * wid + ox * sw) * c
+                    for j in range(run):
+                        flat[base + j] += row[dy_ * run + j]
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def conv_bp2(dy, y, relu, cols, w2, kh, kw, sh, sw, dz, dcols, dxp, need_dx, gw, gb):
+    """``conv_bp_rows`` on the two halves of the batch on two threads (``gw``, ``gb``: one
+    zeroed accumulator per half, leading axis 2)."""
+    nb = dy.shape[0]
+    for p in prange(2):
+        conv_bp_rows(dy, y, relu, cols, w2, kh, kw, sh, sw, dz, dcols, dxp, need_dx, gw[p],
+                     gb[p], nb * p // 2, nb * (p + 1) // 2)
+
+
+_NO_HIT = 255
+
+
+@njit(**_OPTS)
+def pool_rows(x, kh, kw, y, arg, n0, n1):
+    """Images [n0, n1) of a max pooling whose windows tile ``x`` (stride = window, no padding):
+    ``y`` the maxima (NaN where a window has one, as a running ``np.maximum``), ``arg`` the
+    offset of each window's first maximum (row-major), 255 for a NaN window (no gradient)."""
+    oh, ow, c = y.shape[1], y.shape[2], y.shape[3]
+    for n in range(n0, n1):
+        for oy in range(oh):
+            for ox in range(ow):
+                yr = y[n, oy, ox]
+                ar = arg[n, oy, ox]
+                first = x[n, oy * kh, ox * kw]
+                for ch in range(c):
+                    yr[ch] = first[ch]
+                    ar[ch] = 0
+                for t in range(1, kh * kw):
+                    src = x[n, oy * kh + t // kw, ox * kw + t % kw]
+                    for ch in range(c):
+                        v = src[ch]
+                        m = yr[ch]
+                        if v > m or (v != v and m == m):
+                            yr[ch] = v
+                            ar[ch] = t
+                for ch in range(c):
+                    if yr[ch] != yr[ch]:
+                        ar[ch] = _NO_HIT
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def pool_fwd2(x, kh, kw, y, arg):
+    """``pool_rows`` on the two halves of the batch on two threads."""
+    nb = x.shape[0]
+    for p in prange(2):
+        pool_rows(x, kh, kw, y, arg, nb * p // 2, nb * (p + 1) // 2)
+
+
+@njit(**_OPTS)
+def pool_bp_rows(dy, arg, kh, kw, dx, n0, n1):
+    """Images [n0, n1) of the tiled max pooling's gradient: each window's first maximum gets
+    ``dy``, every other element ``dy * 0`` (as NumPy's masked product: NaN for an infinite
+    ``dy``), elements no window covers 0."""
+    oh, ow, c = dy.shape[1], dy.shape[2], dy.shape[3]
+    hgt, wid = dx.shape[1], dx.shape[2]
+    one = _like(dy, 1.0)
+    zero = _like(dy, 0.0)
+    for n in range(n0, n1):
+        for yy in range(hgt):
+            for xx in range(wid):
+                if yy >= oh * kh or xx >= ow * kw:
+                    for ch in range(c):
+                        dx[n, yy, xx, ch] = zero
+        for oy in range(oh):
+            for ox in range(ow):
+                g = dy[n, oy, ox]
+                ar = arg[n, oy, ox]
+                for t in range(kh * kw):
+                    dst = dx[n, oy * kh + t // kw, ox * kw + t % kw]
+                    for ch in range(c):
+                        dst[ch] = g[ch] * (one if ar[ch] == t else zero)
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def pool_bp2(dy, arg, kh, kw, dx):
+    """``pool_bp_rows`` on the two halves of the batch on two threads."""
+    nb = dy.shape[0]
+    for p in prange(2):
+        pool_bp_rows(dy, arg, kh, kw, dx, nb * p // 2, nb * (p + 1) // 2)

@@ -30,7 +30,7 @@ and a forward that a tape records keeps the first-maximum masks for the raw-arra
 
 import itertools
 
-from tapeflow._backend import blas, np
+from tapeflow._backend import blas, jit, np
 from tapeflow._backend import worker as _worker
 from tapeflow.framework.errors import InvalidArgumentError
 from tapeflow.framework.registry import REGISTRY, op
@@ -230,6 +230,9 @@ def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None, bias=None, rel
     xp = _pad_input(x, pads)
     out_sp = tuple(_out_size(s, k, st, d) for s, k, st, d in
                    zip(xp.shape[1:-1], ksize, strides, dilations, strict=True))
+    k = _jit_conv(x, w, dilations, groups, out_sp)
+    if k is not None:
+        return _conv_fwd_jit(k, xp, w, strides, out_sp, cache, bias, relu)
     kp = int(np.prod(ksize))
     out_shape = (x.shape[0],) + out_sp + (o,)
     if groups == 1 and c < _T_MAX_C:
@@ -249,6 +252,84 @@ def _conv_fwd(x, w, strides, dilations, pads, groups, cache=None, bias=None, rel
         y = _grouped_matmul(colm.reshape(colm.shape[0], kp, c), w.reshape(kp, w.shape[-2], o),
                             groups)
     return _bias_relu(y.reshape(out_shape), bias, relu)
+
+
+# ---------------------------------------------------------------- compiled (tapeflow[jit])
+# 2-D convolutions with groups 1 and no dilation, and max pooling whose windows tile the input,
+# run as the compiled kernels of tapeflow/_backend/jit_kernels.py when Numba is installed: the
+# batch's two halves on two threads, each making its own im2col rows, product, bias and relu
+# (and in the gradient its relu mask, filter and bias shares, product and col2im). The im2col
+# matrix is cached in the same ("R", (M, K)) form as the NumPy path's. W3 (issue 7): see
+# benchmarks/RESULTS.md.
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _jit_conv(x, w, dilations, groups, out_sp):
+    """The compiled kernels when they can run this convolution, else None."""
+    if x.ndim != 4 or groups != 1 or any(d != 1 for d in dilations) or \
+            x.dtype not in _JIT_DTYPES or w.dtype != x.dtype or not x.shape[0] or \
+            any(o <= 0 for o in out_sp):
+        return None
+    return jit.kernels()
+
+
+def _conv_fwd_jit(k, xp, w, strides, out_sp, cache, bias, relu):
+    dt = xp.dtype
+    kh, kw, c, o = w.shape
+    nb = xp.shape[0]
+    xp = np.ascontiguousarray(xp)
+    w2 = np.ascontiguousarray(w.reshape(kh * kw * c, o))
+    b = np.zeros(0, dt) if bias is None else np.ascontiguousarray(bias, dtype=dt)
+    cols = np.empty((nb * out_sp[0] * out_sp[1], kh * kw * c), dt)
+    out = np.empty((nb,) + tuple(out_sp) + (o,), dt)
+    args = (xp, w2, b, bias is not None, bool(relu), kh, kw, strides[0], strides[1], cols, out)
+    with blas.single_thread():
+        if nb >= 2 and jit.parallel_ok():
+            k.conv_fwd2(*args)
+        else:
+            k.conv_rows(*args, 0, nb)
+    if cache is not None:
+        cache["cols"] = ("R", cols)
+        cache["jit"] = xp.shape        # the padded input's shape, for the input gradient
+    return out
+
+
+def _conv_bp_jit(k, w, dy, y, strides, pads, need_dx, xp_shape, cols):
+    """(dx or None, dw, db) of a convolution the compiled forward ran (``y``: its relu output,
+    or None without relu)."""
+    dt = dy.dtype
+    nb, oh, ow, o = dy.shape
+    kh, kw, c, _ = w.shape
+    kk = kh * kw * c
+    dy = np.ascontiguousarray(dy, dtype=dt)
+    relu = y is not None
+    y = np.ascontiguousarray(y, dtype=dt) if relu else dy
+    w2 = np.ascontiguousarray(w.reshape(kk, o), dtype=dt)
+    dz = np.empty((nb * oh * ow, o), dt)
+    dxp = np.empty(xp_shape, dt) if need_dx else np.empty((0,) + tuple(xp_shape[1:]), dt)
+    dcols = np.empty_like(cols) if need_dx else np.empty((0, kk), dt)
+    with blas.single_thread():
+        if nb >= 2 and jit.parallel_ok():
+            gw, gb = np.zeros((2, kk, o), dt), np.zeros((2, o), dt)
+            k.conv_bp2(dy, y, relu, cols, w2, kh, kw, strides[0], strides[1], dz, dcols, dxp,
+                       need_dx, gw, gb)
+            gw, gb = gw[0] + gw[1], gb[0] + gb[1]
+        else:
+            gw, gb = np.zeros((kk, o), dt), np.zeros(o, dt)
+            k.conv_bp_rows(dy, y, relu, cols, w2, kh, kw, strides[0], strides[1], dz, dcols,
+                           dxp, need_dx, gw, gb, 0, nb)
+    dx = _crop(dxp, pads) if need_dx else None
+    return dx, gw.reshape(w.shape), gb
+
+
+def _jit_grad(cache):
+    """The kernels and the forward's saved state when the compiled forward ran, else None."""
+    xp_shape = cache.get("jit")
+    cols = cache.get("cols")
+    if xp_shape is None or cols is None or cols[0] != "R":
+        return None
+    k = jit.kernels()
+    return None if k is None else (k, xp_shape, cols[1])
 
 
 # Module switch: when on, inside a Keras step whose large products run on two threads, the
@@ -402,6 +483,12 @@ def _conv_raw_grad(op, dy):
     at = dict(op.attrs)
     need_dx = at.pop("need_dx", True)
     cache = at.pop("cache", None) or {}
+    compiled = _jit_grad(cache)
+    if compiled is not None:
+        k, xp_shape, cols = compiled
+        dx, dw, _ = _conv_bp_jit(k, w, dy, None, at["strides"], at["pads"], need_dx, xp_shape,
+                                 cols)
+        return (dx, dw)
     dx = _conv_bp_input(dy, w, x.shape, **at) if need_dx else None
     return (dx, _conv_bp_filter(x, dy, w.shape, cols=cache.get("cols"), **at))
 
@@ -435,6 +522,11 @@ def _conv_bias_act_raw_grad(op, dy):
     need_dx = at.pop("need_dx", True)
     cache = at.pop("cache", None) or {}
     y = op.outputs[0]._value
+    compiled = _jit_grad(cache)
+    if compiled is not None:
+        k, xp_shape, cols = compiled
+        return _conv_bp_jit(k, w, dy, y if relu else None, at["strides"], at["pads"], need_dx,
+                            xp_shape, cols)
     if relu and not need_dx:
         # only the filter and bias gradients: the relu backprop is fused into their GEMM
         dw, db = _conv_bp_filter(x, dy, w.shape, cols=cache.get("cols"), bias=True,
@@ -647,6 +739,20 @@ def _max_pool_bpbp(x, y, ddx, ksize, strides, pads):
 def _max_pool(x, ksize, strides, pads, cache=None):
     if cache is None or not _tiled(ksize, strides, pads):
         return _max_pool_fwd(x, ksize, strides, pads)
+    k = jit.kernels() if x.ndim == 4 and x.dtype in _JIT_DTYPES and x.shape[0] else None
+    if k is not None:
+        # compiled: the maxima and each window's first-maximum offset, one pass per half
+        out_sp = _pool_out_sp(x.shape, ksize, strides, pads)
+        x = np.ascontiguousarray(x)
+        y = np.empty((x.shape[0],) + out_sp + (x.shape[-1],), x.dtype)
+        arg = np.empty(y.shape, np.uint8)
+        with blas.single_thread():
+            if x.shape[0] >= 2 and jit.parallel_ok():
+                k.pool_fwd2(x, ksize[0], ksize[1], y, arg)
+            else:
+                k.pool_rows(x, ksize[0], ksize[1], y, arg, 0, x.shape[0])
+        cache["arg"] = arg
+        return y
     # the first-maximum masks for the gradient, while x is still in cache: the backward then
     # reads the compact masks instead of x, which it finds cold (W3: 0.8 ms a step); one pass
     # per half of the batch for both
@@ -673,7 +779,21 @@ def _max_pool_grad(op, dy):
 @_max_pool.defrawgrad
 def _max_pool_raw_grad(op, dy):
     at = dict(op.attrs)
-    hits = (at.pop("cache", None) or {}).get("hits")
+    cache = at.pop("cache", None) or {}
+    arg = cache.get("arg")
+    k = jit.kernels() if arg is not None else None
+    if k is not None:
+        x = op.inputs[0]._value
+        dy = np.ascontiguousarray(dy, dtype=x.dtype)
+        dx = np.empty(x.shape, x.dtype)
+        kh, kw = at["ksize"]
+        with blas.single_thread():
+            if x.shape[0] >= 2 and jit.parallel_ok():
+                k.pool_bp2(dy, arg, kh, kw, dx)
+            else:
+                k.pool_bp_rows(dy, arg, kh, kw, dx, 0, x.shape[0])
+        return (dx,)
+    hits = cache.get("hits")
     if hits is not None:
         return (_max_pool_bp_hits(op.inputs[0]._value.shape, dy, hits, at["ksize"]),)
     return (_max_pool_bp(op.inputs[0]._value, op.outputs[0]._value, dy, **at),)

@@ -18,9 +18,17 @@ import numpy as np
 import pytest
 
 import tapeflow as tf
+from tapeflow._backend import jit
 from tapeflow.ops import conv_ops as C
 
 rng = np.random.default_rng(11)
+
+
+@pytest.fixture(autouse=True)
+def _numpy_kernels(monkeypatch):
+    # these tests check the NumPy kernels' layouts, splits and bits; the compiled ones
+    # (tapeflow[jit]) are compared with them in test_conv_jit.py
+    monkeypatch.setattr(jit, "enabled", False)
 
 
 def _direct_conv(x, w, strides, dilations, pads):
