@@ -6,8 +6,8 @@ call overhead, not arithmetic; a small MLP's step is likewise mostly the Python 
 products. With Numba installed (``pip install tapeflow[jit]``) these run as compiled loops:
 the LSTM's whole sequence (per step one BLAS product, the same OpenBLAS that NumPy uses, called
 directly, and one fused pass over the gates), a Dense-only model's training step
-(``tapeflow/keras/_fused_mlp.py``), the Adam / RMSprop / SGD updates and the Embedding's
-gradient; see ``tapeflow/_backend/jit_kernels.py``. Without Numba, or with ``TAPEFLOW_JIT=0`` in
+(``tapeflow/keras/_fused_mlp.py``), 2-D convolutions and tiled max pooling, the Adam / RMSprop /
+SGD updates and the Embedding's gradient; see ``tapeflow/_backend/jit_kernels.py``. Without Numba, or with ``TAPEFLOW_JIT=0`` in
 the environment, the NumPy kernels run; both give the same results within float rounding (the
 optimizers' bit for bit; the compiled float32 tanh is a rational approximation accurate to
 3e-7, the one TensorFlow's CPU kernels use; float64 uses the exact one).
