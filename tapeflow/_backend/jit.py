@@ -7,10 +7,11 @@ products. With Numba installed (``pip install tapeflow[jit]``) these run as comp
 the LSTM's whole sequence (per step one BLAS product, the same OpenBLAS that NumPy uses, called
 directly, and one fused pass over the gates), a Dense-only model's training step
 (``tapeflow/keras/_fused_mlp.py``), 2-D convolutions and tiled max pooling, the Adam / RMSprop /
-SGD updates and the Embedding's gradient; see ``tapeflow/_backend/jit_kernels.py``. Without Numba, or with ``TAPEFLOW_JIT=0`` in
-the environment, the NumPy kernels run; both give the same results within float rounding (the
-optimizers' bit for bit; the compiled float32 tanh is a rational approximation accurate to
-3e-7, the one TensorFlow's CPU kernels use; float64 uses the exact one).
+SGD updates and the Embedding's gradient; see ``tapeflow/_backend/jit_kernels.py``. Without
+Numba, or with ``TAPEFLOW_JIT=0`` in the environment, the NumPy kernels run; both give the same
+results within float rounding (the optimizers' bit for bit; the compiled float32 tanh is a
+rational approximation accurate to 3e-7, the one TensorFlow's CPU kernels use; float64 uses
+the exact one).
 
 Numba stays out of ``import tapeflow`` (it takes 0.2 s to import): it is loaded the first time a
 kernel is wanted. Compiled code is cached on disk (``__pycache__``, or Numba's user cache
