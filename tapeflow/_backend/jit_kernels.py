@@ -290,28 +290,35 @@ def lstm_backward(dy, seq, dh_last, dc_last, x, w, hp, gates, cp, tcs, u, keep, 
 _EXACT = dict(cache=True, nogil=True, error_model="numpy")
 
 
+# The optimizers' kernels take tuples of flat arrays (one per variable piece): one call a step
+# instead of one per variable (W2: six, ~1.5 us each).
 @njit(**_EXACT)
 def adam_update(w, g, m, v, alpha, c1, c2, eps):
-    """Adam on flat arrays: m += (g - m) c1; v += (g^2 - v) c2; w -= m alpha / (sqrt(v) + eps)
-    (``c1 = 1 - beta_1``, ``c2 = 1 - beta_2``, ``alpha`` the bias-corrected learning rate)."""
-    for i in range(w.shape[0]):
-        gi = g[i]
-        mi = m[i] + (gi - m[i]) * c1
-        vi = v[i] + (gi * gi - v[i]) * c2
-        m[i] = mi
-        v[i] = vi
-        w[i] = w[i] - (mi * alpha) / (np.sqrt(vi) + eps)
+    """Adam on tuples of flat arrays: m += (g - m) c1; v += (g^2 - v) c2;
+    w -= m alpha / (sqrt(v) + eps) (``c1 = 1 - beta_1``, ``c2 = 1 - beta_2``, ``alpha`` the
+    bias-corrected learning rate)."""
+    for k in range(len(w)):
+        wk, gk, mk, vk = w[k], g[k], m[k], v[k]
+        for i in range(wk.shape[0]):
+            gi = gk[i]
+            mi = mk[i] + (gi - mk[i]) * c1
+            vi = vk[i] + (gi * gi - vk[i]) * c2
+            mk[i] = mi
+            vk[i] = vi
+            wk[i] = wk[i] - (mi * alpha) / (np.sqrt(vi) + eps)
 
 
 @njit(**_EXACT)
 def rmsprop_update(w, g, vel, lr, rho, c, eps):
-    """RMSprop (not centered, no momentum) on flat arrays: vel = vel rho + g^2 c;
+    """RMSprop (not centered, no momentum) on tuples of flat arrays: vel = vel rho + g^2 c;
     w -= g lr / sqrt(vel + eps) (``c = 1 - rho``)."""
-    for i in range(w.shape[0]):
-        gi = g[i]
-        vi = vel[i] * rho + (gi * gi) * c
-        vel[i] = vi
-        w[i] = w[i] - (gi * lr) / np.sqrt(vi + eps)
+    for k in range(len(w)):
+        wk, gk, vk = w[k], g[k], vel[k]
+        for i in range(wk.shape[0]):
+            gi = gk[i]
+            vi = vk[i] * rho + (gi * gi) * c
+            vk[i] = vi
+            wk[i] = wk[i] - (gi * lr) / np.sqrt(vi + eps)
 
 
 @njit(**_EXACT)
@@ -341,9 +348,12 @@ def gemm_check(a, b, c):
 
 @njit(**_EXACT)
 def sgd_update(w, g, lr):
-    """Plain SGD on flat arrays: w -= g lr (NumPy's ``multiply`` then ``subtract``)."""
-    for i in range(w.shape[0]):
-        w[i] = w[i] - g[i] * lr
+    """Plain SGD on tuples of flat arrays: w -= g lr (NumPy's ``multiply`` then
+    ``subtract``)."""
+    for k in range(len(w)):
+        wk, gk = w[k], g[k]
+        for i in range(wk.shape[0]):
+            wk[i] = wk[i] - gk[i] * lr
 
 
 # ---------------------------------------------------------------- a Dense chain's step

@@ -92,8 +92,7 @@ class Adam(Optimizer):
         if compiled is not None:        # the same operations, one pass (jit_kernels.py)
             k, pieces = compiled
             c1, c2, eps = dt(1 - self.beta_1), dt(1 - self.beta_2), dt(self.epsilon)
-            for w, g, m, v in pieces:
-                k.adam_update(w, g, m, v, alpha, c1, c2, eps)
+            k.adam_update(*zip(*pieces), alpha, c1, c2, eps)
             return
         m, v = p.bufs[0], p.bufs[1]
         t1, t1_views = p.scratch(0)

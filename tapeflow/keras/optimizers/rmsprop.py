@@ -83,8 +83,7 @@ class RMSprop(Optimizer):
         if compiled is not None:        # the same operations, one pass (jit_kernels.py)
             k, pieces = compiled
             rho, c, eps = dt(self.rho), dt(1 - self.rho), dt(self.epsilon)
-            for w, g, vel in pieces:
-                k.rmsprop_update(w, g, vel, lr, rho, c, eps)
+            k.rmsprop_update(*zip(*pieces), lr, rho, c, eps)
             return
         vel = p.bufs[0]
         s, s_views = p.scratch(0)

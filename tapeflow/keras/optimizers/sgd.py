@@ -82,8 +82,7 @@ class SGD(Optimizer):
         if compiled is not None:        # the same two operations, one pass (jit_kernels.py)
             k, pieces = compiled
             lr = self._flat["dtype"].type(lr)
-            for w, g in pieces:
-                k.sgd_update(w, g, lr)
+            k.sgd_update(*zip(*pieces), lr)
             return
         tmp, rate = self._plain_scratch()
         rate[()] = lr                   # rounded to the dtype, as dt(lr)
