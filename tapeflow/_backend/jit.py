@@ -31,7 +31,7 @@ True
 import ctypes
 import os
 
-__all__ = ["kernels", "enabled", "ENV"]
+__all__ = ["kernels", "enabled", "ENV", "SplitChooser"]
 
 ENV = "TAPEFLOW_JIT"
 # the module switch: None follows the environment; True / False force it (tests compare paths)
@@ -161,6 +161,85 @@ def _probe_parallel():
         return numba.threading_layer() in ("omp", "tbb")
     except Exception:  # noqa: BLE001 - no usable pool: one thread
         return False
+
+
+class SplitChooser:
+    """Chooses, by measurement, whether a compiled step runs as two halves on Numba's pool or
+    whole on this thread: the two-thread variant is ~1.8x faster on an idle 2-core machine but
+    2x slower than one thread while another process holds the second core (W2 in such phases:
+    45k samples/s split, 59k on one thread), as ``blas.StepThreads`` found for BLAS's threads.
+
+    ``split()`` says which to run now; ``record(split, seconds)`` takes the time it took. The
+    first calls alternate (the very first pays compilation and is not counted), then the faster
+    runs, and the other is tried again at growing intervals (16 calls, doubling while it keeps
+    losing, up to 512).
+
+    >>> from tapeflow._backend.jit import SplitChooser
+    >>> c = SplitChooser()
+    >>> for t in (9.0, 1.0, 2.0, 1.0, 2.0, 1.0):
+    ...     s = c.split()
+    ...     c.record(s, t if s else 2 * t)
+    >>> c.split()
+    True
+    """
+
+    __slots__ = ("calls", "est", "choice", "every", "next_probe")
+
+    fixed = None        # True / False: always that (tests, benchmarks comparing the two)
+    _PROBES = 5
+    _EVERY = 16
+    _MAX_EVERY = 512
+
+    def __init__(self):
+        self.calls = 0
+        self.est = [None, None]          # [whole, split] running times
+        self.choice = True
+        self.every = self._EVERY
+        self.next_probe = self._PROBES + self._EVERY
+
+    def split(self):
+        if SplitChooser.fixed is not None:
+            return SplitChooser.fixed
+        n = self.calls
+        if n < self._PROBES:
+            return n % 2 == 0
+        if n == self.next_probe:
+            return not self.choice
+        return self.choice
+
+    def record(self, split, seconds):
+        n = self.calls
+        self.calls = n + 1
+        if n == 0:
+            return                              # compilation, first touch of the buffers
+        i = int(split)
+        old = self.est[i]
+        probe = n == self.next_probe
+        self.est[i] = seconds if old is None or probe else 0.5 * (old + seconds)
+        if n + 1 < self._PROBES:
+            return
+        whole, two = self.est
+        best = two is not None and (whole is None or two <= whole)
+        if probe:
+            self.every = min(2 * self.every, self._MAX_EVERY) if best == self.choice \
+                else self._EVERY
+            self.next_probe = n + self.every
+        elif self.next_probe <= n:
+            self.next_probe = n + self.every
+        self.choice = best
+
+
+_CHOOSERS = {}
+
+
+def chooser(key):
+    """The ``SplitChooser`` of a kernel and shape (``key``), kept for the process."""
+    c = _CHOOSERS.get(key)
+    if c is None:
+        if len(_CHOOSERS) > 256:        # (many shapes: start again rather than grow)
+            _CHOOSERS.clear()
+        c = _CHOOSERS[key] = SplitChooser()
+    return c
 
 
 def _after_fork():

@@ -21,7 +21,7 @@ __all__ = ["lstm_coef", "lstm_forward", "lstm_backward", "tanh_approx", "adam_up
            "rmsprop_update", "scatter_add_rows", "gemm_check", "sgd_update", "mlp_rows",
            "mlp_grads", "mlp_step2", "parallel_probe", "lstm_forward2", "lstm_backward2",
            "conv_rows", "conv_fwd2", "conv_bp_rows", "conv_bp2", "pool_rows", "pool_fwd2",
-           "pool_bp_rows", "pool_bp2"]
+           "pool_bp_rows", "pool_bp2", "project_rows"]
 
 # error_model="numpy": a float division by zero gives inf instead of raising, which is what lets
 # LLVM vectorise loops that divide (Python's model adds a branch per division).
@@ -515,15 +515,11 @@ def lstm_forward2(x, w, xw, coef, u, h0, c0, keep, hs, hp, cp, tcs, c_last, hbuf
     """``lstm_forward`` on the two halves of the batch on two threads of Numba's pool (see
     ``mlp_step2``), each first making its rows' input projection ``xw = x @ w`` (``x``
     (B, T, d)); ``hbuf``, ``cbuf``: (B, n) scratch."""
-    bsz, t_len, d = x.shape
-    g4 = w.shape[1]
-    item = x.itemsize
+    bsz = x.shape[0]
     for p in prange(2):
         r0 = bsz * p // 2
         r1 = bsz * (p + 1) // 2
-        _gemm(_NO_TRANS, _NO_TRANS, (r1 - r0) * t_len, g4, d,
-              x.ctypes.data + r0 * t_len * d * item, d, w.ctypes.data, g4, _like(x, 0.0),
-              xw.ctypes.data + r0 * t_len * g4 * item, g4)
+        project_rows(x, w, xw, r0, r1)
         lstm_forward(xw, coef, u, h0, c0, keep, r0, r1, hs, hp, cp, tcs, c_last, hbuf[r0:r1],
                      cbuf[r0:r1])
 
@@ -721,3 +717,14 @@ def pool_bp2(dy, arg, kh, kw, dx):
     nb = dy.shape[0]
     for p in prange(2):
         pool_bp_rows(dy, arg, kh, kw, dx, nb * p // 2, nb * (p + 1) // 2)
+
+
+@njit(**_OPTS)
+def project_rows(x, w, xw, r0, r1):
+    """``xw[r0:r1] = x[r0:r1] @ w`` for (B, T, d) ``x``: the product ``lstm_forward2`` makes for
+    each half (the same call, so the one-thread order gives the same bits)."""
+    t_len, d = x.shape[1], x.shape[2]
+    g4 = w.shape[1]
+    item = x.itemsize
+    _gemm(_NO_TRANS, _NO_TRANS, (r1 - r0) * t_len, g4, d, x.ctypes.data + r0 * t_len * d * item,
+          d, w.ctypes.data, g4, _like(x, 0.0), xw.ctypes.data + r0 * t_len * g4 * item, g4)

@@ -29,14 +29,14 @@ def kern():
 
 @contextlib.contextmanager
 def paths(compiled, pool=True):
-    old = jit.enabled, jit._parallel[0]
+    old = jit.enabled, jit._parallel[0], jit.SplitChooser.fixed
     jit.enabled = compiled
     if compiled:
-        jit._parallel[0] = pool
+        jit._parallel[0] = jit.SplitChooser.fixed = pool
     try:
         yield
     finally:
-        jit.enabled, jit._parallel[0] = old
+        jit.enabled, jit._parallel[0], jit.SplitChooser.fixed = old
 
 
 @pytest.fixture
@@ -240,3 +240,16 @@ def test_cnn_fit_compiled_matches_numpy(kern):
     assert h1["accuracy"] == h0["accuracy"]
     for a, b in zip(w1, w0):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_split_and_one_thread_halves_are_bit_identical(kern, calls):
+    # the chooser may run the halves on two threads or one after the other: the same numbers
+    x = rng.standard_normal((6, 10, 9, 3)).astype(np.float32)
+    out = []
+    for fixed in (True, False):
+        with paths(True):
+            jit.SplitChooser.fixed = fixed          # (paths restores it)
+            out.append(_layer_step(x, 5, (3, 3), (1, 1), "VALID", True))
+    assert calls.get("conv_fwd2") == 1 and calls.get("conv_rows") == 2
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)

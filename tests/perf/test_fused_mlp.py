@@ -47,9 +47,11 @@ def kern(monkeypatch):
     monkeypatch.setattr(jit, "enabled", True)
     k = jit.kernels()
     assert k is not None, jit.why_not()
-    old = trainer._FUSED_MLP[0], jit._parallel[0], keras.backend.floatx()
+    old = trainer._FUSED_MLP[0], jit._parallel[0], keras.backend.floatx(), \
+        jit.SplitChooser.fixed
     yield k
     trainer._FUSED_MLP[0], jit._parallel[0] = old[0], old[1]
+    jit.SplitChooser.fixed = old[3]
     keras.backend.set_floatx(old[2])
 
 
@@ -280,7 +282,7 @@ def test_big_model_serial_and_split(spy, dtype, parallel):
     macs = 256 * 128 + 128 * 10
     assert macs * 32 >= _fused_mlp._SPLIT_MACS > macs * 8
     x, y = _data(136, 256, classes=10)
-    jit._parallel[0] = parallel
+    jit._parallel[0] = jit.SplitChooser.fixed = parallel
     _compare(spy, lambda: _model(256, [(128, "relu"), (10, "softmax")], SCE,
                                  lambda: keras.optimizers.SGD(0.05), ["accuracy"]),
              x, y, dtype, batch_size=64)
@@ -296,7 +298,7 @@ def test_split_forced_on_small_models(spy, monkeypatch, kind):
     # the two-thread variant on every batch of >= 16 rows: odd halves (17 rows), one output
     # column (the column split gives one thread nothing), no bias
     monkeypatch.setattr(_fused_mlp, "_SPLIT_MACS", 0)
-    jit._parallel[0] = True
+    jit._parallel[0] = jit.SplitChooser.fixed = True
     _set_floatx("float64")
     din, flatten = ((3, 4), True) if kind == "nobias_flatten" else (8, False)
     x, y = _data(50, din)
@@ -366,7 +368,7 @@ def _fd_model(kind):
 @pytest.mark.parametrize("split", [False, True], ids=["serial", "two_threads"])
 def test_grads_match_finite_differences(kern, monkeypatch, kind, split):
     _set_floatx("float64")
-    jit._parallel[0] = split
+    jit._parallel[0] = jit.SplitChooser.fixed = split
     monkeypatch.setattr(_fused_mlp, "_SPLIT_MACS", 0 if split else 1 << 60)
     keras.utils.set_random_seed(SEED)
     model = _fd_model(kind)
@@ -578,7 +580,7 @@ def test_swapped_activation_is_replanned(spy, act):
 @pytest.mark.parametrize("split", [False, True], ids=["serial", "two_threads"])
 def test_label_out_of_range_raises_like_general(spy, monkeypatch, bad, split):
     monkeypatch.setattr(_fused_mlp, "_SPLIT_MACS", 0 if split else 1 << 60)
-    jit._parallel[0] = split
+    jit._parallel[0] = jit.SplitChooser.fixed = split
     x, y = _data(48, 6)
     y_bad = y.copy()
     y_bad[13] = bad                  # in the first batch, in its second half
@@ -656,7 +658,7 @@ class Counting:                  # (a proxy: mlp_step2 calls the module's own ml
 
 proxy = Counting()
 jit.kernels = lambda: proxy
-jit._parallel[0] = True          # the pool starts in the parent, whatever the machine
+jit._parallel[0] = jit.SplitChooser.fixed = True   # the pool starts in the parent
 rng = np.random.default_rng(0)
 x = rng.standard_normal((192, 256)).astype("float32")
 y = rng.integers(0, 10, 192)
@@ -778,3 +780,18 @@ def test_loss_scale_factor_leaves_the_update_unchanged(spy, fused):
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_split_and_one_thread_halves_are_bit_identical(kern):
+    # the chooser may run the halves on two threads or one after the other: the same numbers
+    x, y = _data(64, 256)
+    runs = []
+    for fixed in (True, False):
+        jit._parallel[0] = True
+        jit.SplitChooser.fixed = fixed
+        model, hist = _fit(lambda: _model(256, [(128, "relu"), (10, "softmax")], SCE), x, y,
+                           True, batch_size=64, epochs=2)
+        runs.append((hist["loss"], model.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)

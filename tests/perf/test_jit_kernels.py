@@ -66,12 +66,13 @@ def count(monkeypatch):
 def paths(compiled, split=False, pool=False):
     """The compiled kernels on / off; the worker's two-thread split on / off; the kernels'
     two-thread variants on Numba's pool (``jit.parallel_ok()``) on / off."""
-    old = jit.enabled, worker.enabled, jit._parallel[0]
+    old = jit.enabled, worker.enabled, jit._parallel[0], jit.SplitChooser.fixed
     jit.enabled, worker.enabled, jit._parallel[0] = bool(compiled), bool(split), bool(pool)
+    jit.SplitChooser.fixed = bool(pool)
     try:
         yield
     finally:
-        jit.enabled, worker.enabled, jit._parallel[0] = old
+        jit.enabled, worker.enabled, jit._parallel[0], jit.SplitChooser.fixed = old
 
 
 def _close(got, want, tol):
@@ -548,3 +549,47 @@ def test_scatter_rows_numpy_out_of_range():
         for bad in (6, -7):
             with pytest.raises(IndexError, match=rf"index {bad} is out of bounds"):
                 array_ops._scatter_rows(np.zeros((6, 3)), np.array([1, bad]), np.ones((2, 3)))
+
+
+def test_split_chooser_follows_the_faster_variant():
+    # idle: the split is 2x faster; then the other core is taken (split 2x slower); then free
+    chooser = jit.SplitChooser()
+    picks = []
+
+    def run(steps, split_time, whole_time):
+        for _ in range(steps):
+            s = chooser.split()
+            picks.append(s)
+            chooser.record(s, split_time if s else whole_time)
+
+    run(60, 1.0, 2.0)
+    assert picks[:5] == [True, False, True, False, True]      # the first calls alternate
+    assert picks[-30:].count(True) >= 29                       # then the split (probes aside)
+    picks.clear()
+    run(300, 4.0, 2.0)
+    assert picks[-100:].count(False) >= 98                     # it moved to one thread
+    picks.clear()
+    run(1200, 1.0, 2.0)
+    assert picks[-100:].count(True) >= 98                      # and back once it pays again
+    old = jit.SplitChooser.fixed
+    try:
+        jit.SplitChooser.fixed = False
+        assert chooser.split() is False
+    finally:
+        jit.SplitChooser.fixed = old
+
+
+@pytest.mark.parametrize("seq", [True, False], ids=["seq", "last"])
+def test_lstm_pool_and_one_thread_halves_are_bit_identical(kern, seq):
+    arrays, mask = _lstm_data(40, "float32", True, seed=8)
+    out = []
+    for fixed in (True, False):
+        old = jit.SplitChooser.fixed
+        try:
+            with paths(compiled=True, pool=True):
+                jit.SplitChooser.fixed = fixed
+                out.append(_lstm_run(arrays, mask, seq))
+        finally:
+            jit.SplitChooser.fixed = old
+    for name, a, b in zip(NAMES, *out):
+        np.testing.assert_array_equal(a, b, err_msg=name)
