@@ -30,8 +30,9 @@ True
 
 import ctypes
 import os
+import time
 
-__all__ = ["kernels", "enabled", "ENV", "SplitChooser"]
+__all__ = ["kernels", "enabled", "ENV", "SplitChooser", "choose"]
 
 ENV = "TAPEFLOW_JIT"
 # the module switch: None follows the environment; True / False force it (tests compare paths)
@@ -234,13 +235,43 @@ class SplitChooser:
 _CHOOSERS = {}
 
 
-def chooser(key):
+def _chooser(key):
     """The ``SplitChooser`` of a kernel and shape (``key``), kept for the process."""
     c = _CHOOSERS.get(key)
     if c is None:
         if len(_CHOOSERS) > 256:        # (many shapes: start again rather than grow)
             _CHOOSERS.clear()
         c = _CHOOSERS[key] = SplitChooser()
+    return c
+
+
+class Choice:
+    """One call's choice (``choose``): ``two`` whether its two-thread variants may run at all,
+    ``split`` whether the halves run on the pool now (else one after the other, when ``two``);
+    ``done()`` after the call records its time."""
+
+    __slots__ = ("two", "split", "_chooser", "_t0")
+
+    def done(self):
+        if self._chooser is not None:
+            self._chooser.record(self.split, time.perf_counter() - self._t0)
+
+
+def choose(eligible, key=None, chooser=None):
+    """The ``Choice`` for a kernel call that could split its batch (``eligible``: large enough),
+    measured by the ``SplitChooser`` of ``key`` (or the one given); its clock starts now.
+
+    >>> from tapeflow._backend import jit
+    >>> c = jit.choose(False, key="example")
+    >>> c.two, c.split
+    (False, False)
+    >>> c.done()
+    """
+    c = Choice()
+    c.two = bool(eligible) and parallel_ok()
+    c._chooser = (chooser or _chooser(key)) if c.two else None
+    c.split = c.two and c._chooser.split()
+    c._t0 = time.perf_counter()
     return c
 
 

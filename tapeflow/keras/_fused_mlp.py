@@ -24,8 +24,6 @@ W2 (784-300-100-10, batch 32, SGD) 0.55 -> 0.3 ms a step; W1 (784-512-10, batch 
 1.6 -> 1.1 ms.
 """
 
-import time
-
 from tapeflow._backend import blas, jit, np
 from tapeflow.framework.tensor import Tensor
 
@@ -213,13 +211,11 @@ def train_step_arrays(model, x, y, variables):
     softmax = plan.acts[-1] == _SOFTMAX
     logits = np.empty((bsz, plan.dout), plan.dtype) if softmax else empty.reshape(0, 0)
     common = (xv, ws, bs, plan.acts, outs, dzs, labels, targets, plan.loss_kind, scale, logits)
-    two = bsz >= 16 and plan.macs * bsz >= _SPLIT_MACS and jit.parallel_ok()
-    split = two and plan.chooser.split()
+    choice = jit.choose(bsz >= 16 and plan.macs * bsz >= _SPLIT_MACS, chooser=plan.chooser)
     with blas.single_thread():
-        t0 = time.perf_counter()
-        if split:
+        if choice.split:
             k.mlp_step2(*common, stats, gws, gbs)
-        elif two:       # the same halves one after the other: the same bits as the split
+        elif choice.two:       # the same halves one after the other: the same bits as the split
             half = bsz // 2
             k.mlp_rows(*common, 0, half, stats[0])
             k.mlp_rows(*common, half, bsz, stats[1])
@@ -230,8 +226,7 @@ def train_step_arrays(model, x, y, variables):
             k.mlp_rows(*common, 0, bsz, stats[0])
             if not stats[0, 1]:
                 k.mlp_grads(xv, ws, outs, dzs, gws, gbs, 0, 1)
-        if two:
-            plan.chooser.record(split, time.perf_counter() - t0)
+    choice.done()
     if stats[0, 1] or stats[1, 1]:      # a label out of range: the general path raises
         return None
     loss = Tensor(np.asarray((stats[0, 0] + stats[1, 0]) / bsz, dtype=plan.dtype))

@@ -29,7 +29,6 @@ and a forward that a tape records keeps the first-maximum masks for the raw-arra
 """
 
 import itertools
-import time
 
 from tapeflow._backend import blas, jit, np
 from tapeflow._backend import worker as _worker
@@ -284,20 +283,16 @@ def _conv_fwd_jit(k, xp, w, strides, out_sp, cache, bias, relu):
     cols = np.empty((nb * out_sp[0] * out_sp[1], kh * kw * c), dt)
     out = np.empty((nb,) + tuple(out_sp) + (o,), dt)
     args = (xp, w2, b, bias is not None, bool(relu), kh, kw, strides[0], strides[1], cols, out)
-    two = nb >= 2 and jit.parallel_ok()
-    chooser = jit.chooser(("conv_fwd", xp.shape, w.shape, dt)) if two else None
-    split = two and chooser.split()
+    choice = jit.choose(nb >= 2, key=("conv_fwd", xp.shape, w.shape, dt))
     with blas.single_thread():
-        t0 = time.perf_counter()
-        if split:
+        if choice.split:
             k.conv_fwd2(*args)
-        elif two:       # the same halves one after the other: the same bits as the split
+        elif choice.two:       # the same halves one after the other: the same bits as the split
             k.conv_rows(*args, 0, nb // 2)
             k.conv_rows(*args, nb // 2, nb)
         else:
             k.conv_rows(*args, 0, nb)
-        if chooser is not None:
-            chooser.record(split, time.perf_counter() - t0)
+    choice.done()
     if cache is not None:
         cache["cols"] = ("R", cols)
         cache["jit"] = xp.shape        # the padded input's shape, for the input gradient
@@ -318,15 +313,12 @@ def _conv_bp_jit(k, w, dy, y, strides, pads, need_dx, xp_shape, cols):
     dz = np.empty((nb * oh * ow, o), dt)
     dxp = np.empty(xp_shape, dt) if need_dx else np.empty((0,) + tuple(xp_shape[1:]), dt)
     dcols = np.empty_like(cols) if need_dx else np.empty((0, kk), dt)
-    two = nb >= 2 and jit.parallel_ok()
-    chooser = jit.chooser(("conv_bp", xp_shape, w.shape, need_dx, dt)) if two else None
-    split = two and chooser.split()
-    t0 = time.perf_counter()
+    choice = jit.choose(nb >= 2, key=("conv_bp", xp_shape, w.shape, need_dx, dt))
     with blas.single_thread():
-        if two:
+        if choice.two:
             gw, gb = np.zeros((2, kk, o), dt), np.zeros((2, o), dt)
             bp = (dy, y, relu, cols, w2, kh, kw, strides[0], strides[1], dz, dcols, dxp, need_dx)
-            if split:
+            if choice.split:
                 k.conv_bp2(*bp, gw, gb)
             else:       # the same halves one after the other: the same bits as the split
                 k.conv_bp_rows(*bp, gw[0], gb[0], 0, nb // 2)
@@ -336,8 +328,7 @@ def _conv_bp_jit(k, w, dy, y, strides, pads, need_dx, xp_shape, cols):
             gw, gb = np.zeros((kk, o), dt), np.zeros(o, dt)
             k.conv_bp_rows(dy, y, relu, cols, w2, kh, kw, strides[0], strides[1], dz, dcols,
                            dxp, need_dx, gw, gb, 0, nb)
-    if chooser is not None:
-        chooser.record(split, time.perf_counter() - t0)
+    choice.done()
     dx = _crop(dxp, pads) if need_dx else None
     return dx, gw.reshape(w.shape), gb
 

@@ -19,8 +19,6 @@ Gate layouts follow Keras: LSTM kernel columns ``i, f, c, o``; GRU ``z, r, h`` w
 ``reset_after=True``, a bias of shape (2, 3*units) (input bias, recurrent bias).
 """
 
-import time
-
 from tapeflow._backend import blas, jit, np, worker
 from tapeflow.framework.registry import not_differentiable, op
 
@@ -310,18 +308,15 @@ def _lstm_forward_jit(k, x, h0, c0, w, u, b, mask, seq, cache):
     hs, hp, cp, tcs = (np.empty((bsz, t_len, n), dt) for _ in range(4))
     c_last = np.empty((bsz, n), dt)
     coef = k.lstm_coef(b)
-    two = bsz >= _SPLIT_ROWS and jit.parallel_ok()
-    chooser = jit.chooser(("lstm_forward", x.shape, n, dt)) if two else None
-    split = two and chooser.split()
-    t0 = time.perf_counter()
-    if two:
+    choice = jit.choose(bsz >= _SPLIT_ROWS, key=("lstm_forward", x.shape, n, dt))
+    if choice.two:
         # each half: its rows' projection (x @ kernel), then its loop; on two threads of the
         # pool, or one after the other (the same bits)
         gates = np.empty((bsz, t_len, 4 * n), dt)           # becomes the activated gates
         x3 = x2.reshape(bsz, t_len, d)
         hbuf, cbuf = np.empty((bsz, n), dt), np.empty((bsz, n), dt)
         with blas.single_thread():
-            if split:
+            if choice.split:
                 k.lstm_forward2(x3, w, gates, coef, u, h0, c0, keep, hs, hp, cp, tcs, c_last,
                                 hbuf, cbuf)
             else:
@@ -337,8 +332,7 @@ def _lstm_forward_jit(k, x, h0, c0, w, u, b, mask, seq, cache):
                     np.empty((r1 - r0, n), dt), np.empty((r1 - r0, n), dt))
 
         _by_rows(k.lstm_forward, bsz, args)
-    if chooser is not None:
-        chooser.record(split, time.perf_counter() - t0)
+    choice.done()
     cache.update(jit=k, x2=x2, w=w, u=u, gates=gates, hp=hp, cp=cp, tcs=tcs, keep=keep,
                  seq=seq)
     return (hs if seq else hs[:, -1].copy()), c_last
@@ -370,17 +364,14 @@ def _lstm_backward_jit(dys, dc_last, cache):
                 cache["u"], cache["keep"], r0, r1, dz, dx, dh0, dc0, *g,
                 np.empty((r1 - r0, n), dt), np.empty((r1 - r0, n), dt))
 
-    two = bsz >= _SPLIT_ROWS and jit.parallel_ok()
-    chooser = jit.chooser(("lstm_backward", gates.shape, d, dt)) if two else None
-    split = two and chooser.split()
-    t0 = time.perf_counter()
-    if two:
+    choice = jit.choose(bsz >= _SPLIT_ROWS, key=("lstm_backward", gates.shape, d, dt))
+    if choice.two:
         g = (np.zeros((2, d, g4), dt), np.zeros((2, n, g4), dt), np.zeros((2, g4), dt))
         bp = (dy, seq, dh_last, dc_last, x3, w, hp, gates, cache["cp"], cache["tcs"],
               cache["u"], cache["keep"])
         dhbuf, dcbuf = np.empty((bsz, n), dt), np.empty((bsz, n), dt)
         with blas.single_thread():
-            if split:
+            if choice.split:
                 k.lstm_backward2(*bp, dz, dx, dh0, dc0, *g, dhbuf, dcbuf)
             else:       # the same halves one after the other: the same bits as the split
                 for p, (r0, r1) in enumerate(((0, bsz // 2), (bsz // 2, bsz))):
@@ -389,8 +380,7 @@ def _lstm_backward_jit(dys, dc_last, cache):
         grads.extend(zip(*g))
     else:
         _by_rows(k.lstm_backward, bsz, args)
-    if chooser is not None:
-        chooser.record(split, time.perf_counter() - t0)
+    choice.done()
     gw, gu, gb = grads[0]
     for more in grads[1:]:       # the other half's share (an unused one is all zeros)
         gw += more[0]
